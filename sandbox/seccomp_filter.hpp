@@ -1,0 +1,28 @@
+// Compiles a rule table into a libseccomp filter: native architecture only (x32 numbers and
+// other ABIs kill the process), default allow, every table rule a deny with its errno.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "sandbox/seccomp_rules.hpp"
+
+namespace jobcell {
+
+class SeccompFilter {
+public:
+    explicit SeccompFilter(const std::vector<SyscallRule>& rules);  // throws Error
+    ~SeccompFilter();
+    SeccompFilter(const SeccompFilter&) = delete;
+    SeccompFilter& operator=(const SeccompFilter&) = delete;
+    // Loads into the calling thread. Returns 0 or -errno (async-signal-safe enough for a
+    // freshly cloned child: no exceptions).
+    int load() const;
+    // Pseudo-filter-code text for golden tests.
+    std::string to_pfc() const;
+
+private:
+    void* ctx_;
+};
+
+}  // namespace jobcell

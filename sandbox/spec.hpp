@@ -1,0 +1,51 @@
+// SandboxSpec: one plain value describing everything a cell will be. Every front end (the
+// `run` CLI, the policy engine, the GitLab executor) fills it; the supervisor consumes it;
+// `--dry-run` prints it. No syscalls here.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace jobcell {
+
+struct CellLimits {
+    std::uint64_t memory_bytes = 0;     // 0: no limit
+    std::uint64_t pids = 0;             // 0: no limit
+    double cpus = 0;                    // 0: no limit; 1.5 = one and a half cores
+    std::uint64_t tmpfs_bytes = 0;      // size of /tmp and of $HOME, each
+    std::uint64_t tmpfs_inodes = 0;     // inode cap of /tmp and of $HOME, each
+    std::chrono::milliseconds timeout{0};  // 0: none
+    std::chrono::milliseconds kill_grace{10000};
+};
+
+// The unprivileged user the job runs as, inside the cell.
+struct JobUser {
+    std::string name = "job";
+    std::uint32_t uid = 1000;
+    std::uint32_t gid = 1000;
+    std::string home = "/home/job";
+};
+
+struct SandboxSpec {
+    std::string tier;
+    std::vector<std::string> command;
+    std::string workspace;  // absolute, symlink-free host path; bound rw at the same path
+    // The job's entire environment, in order. Nothing else reaches the job.
+    std::vector<std::pair<std::string, std::string>> env;
+    CellLimits limits;
+    std::string network = "none";  // this issue: "none" (loopback only)
+    // Host directories bound read-only at the same path (or recreated as the same symlink).
+    std::vector<std::string> system_dirs;
+    // Entries under the host's /etc made visible read-only (files, dirs or symlinks).
+    std::vector<std::string> host_etc;
+    std::string hostname = "jobcell";
+    JobUser user;
+    // Root mode: the cell's uid/gid 0..65535 map to host ids id_base..id_base+65535.
+    std::uint32_t id_base = 0;
+    std::string seccomp_profile = "default";
+};
+
+}  // namespace jobcell
