@@ -1,0 +1,56 @@
+#include "launcher/audit.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+
+#include "launcher/spec_json.hpp"
+#include "sandbox/env.hpp"
+#include "sandbox/error.hpp"
+#include "sandbox/fd.hpp"
+
+namespace jobcell {
+
+nlohmann::json audit_record(const SandboxSpec& spec, const RunResult* result, const std::string& error,
+                            std::chrono::system_clock::time_point started) {
+    using namespace std::chrono;
+    nlohmann::json record = {
+        {"time", duration_cast<milliseconds>(started.time_since_epoch()).count() / 1000.0},
+        {"job_id", ""},
+        {"tier", spec.tier},
+        {"spec", spec_to_json(spec)},
+    };
+    if (const std::string* id = env_get(spec.env, "CI_JOB_ID")) record["job_id"] = *id;
+    if (result == nullptr) {
+        record["outcome"] = "error";
+        record["error"] = error;
+        record["exit_code"] = 125;
+        return record;
+    }
+    record["outcome"] = result->timed_out ? "timeout" : result->oom_killed ? "oom" : "exited";
+    record["exit_code"] = result->exit_code;
+    record["signal"] = result->init_signal != 0 ? nlohmann::json(sigabbrev_np(result->init_signal))
+                                                : nlohmann::json(nullptr);
+    if (result->exit_code > 128 && result->exit_code < 128 + NSIG && !result->timed_out) {
+        const char* name = sigabbrev_np(result->exit_code - 128);
+        record["job_signal"] = name ? name : "";
+    }
+    record["timed_out"] = result->timed_out;
+    record["oom_killed"] = result->oom_killed;
+    record["forwarded_signal"] = result->forwarded_signal;
+    record["wall_ms"] = result->wall.count();
+    record["peak_memory_bytes"] = result->usage.peak_memory_bytes;
+    record["cpu_usec"] = result->usage.cpu_usec;
+    record["oom_kills"] = result->usage.oom_kills;
+    record["cgroup"] = result->cgroup_version;
+    record["workspace_idmapped"] = result->workspace_idmapped;
+    return record;
+}
+
+void append_audit(const std::string& path, const nlohmann::json& record) {
+    std::string line = record.dump() + "\n";
+    Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid() || !write_all(fd.get(), line.data(), line.size())) throw_errno("audit " + path);
+}
+
+}  // namespace jobcell

@@ -1,1 +1,75 @@
-int main() { return 0; }
+// jobcell: the command line. The one place that prints jobcell's own errors (exit 125).
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <map>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "launcher/cli.hpp"
+#include "sandbox/error.hpp"
+
+namespace {
+
+constexpr int kJobcellFailure = 125;
+
+void set_up_logging() {
+    auto logger = spdlog::stderr_logger_st("jobcell");
+    logger->set_pattern("jobcell: %v");
+    spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    set_up_logging();
+    CLI::App app{"jobcell: run one CI job in a throwaway Linux sandbox, trusted as much as its origin allows"};
+    app.require_subcommand(1);
+    std::map<std::string, jobcell::CommandAction> actions;
+    actions["run"] = jobcell::add_run_command(app);
+    actions["check"] = jobcell::add_check_command(app);
+    actions["gc"] = jobcell::add_gc_command(app);
+    app.add_subcommand("version", "Print jobcell's version");
+    app.set_version_flag("--version", std::string("jobcell ") + JOBCELL_VERSION);
+
+    // The job's command line follows "--" and never goes through option parsing.
+    std::vector<std::string> words(argv + 1, argv + argc);
+    std::vector<std::string> after_dashes;
+    if (auto dashes = std::find(words.begin(), words.end(), "--"); dashes != words.end()) {
+        after_dashes.assign(dashes + 1, words.end());
+        words.erase(dashes, words.end());
+    }
+    std::reverse(words.begin(), words.end());  // CLI11 takes them last-first
+    try {
+        app.parse(words);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::fprintf(stderr, "jobcell: %s (see jobcell --help)\n", e.what());
+        return kJobcellFailure;
+    }
+    try {
+        for (CLI::App* sub : app.get_subcommands()) {
+            if (sub->get_name() == "version") {
+                std::cout << "jobcell " << JOBCELL_VERSION << "\n";
+                return 0;
+            }
+            if (sub->get_name() != "run" && !after_dashes.empty()) {
+                spdlog::error("{}: unexpected arguments after --", sub->get_name());
+                return kJobcellFailure;
+            }
+            return actions.at(sub->get_name())(after_dashes);
+        }
+    } catch (const jobcell::Error& e) {
+        spdlog::error("{}", e.what());
+    } catch (const std::exception& e) {
+        spdlog::error("internal error: {}", e.what());
+    }
+    return kJobcellFailure;
+}

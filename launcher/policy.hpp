@@ -48,6 +48,9 @@ Policy parse_policy(std::string_view text, std::string_view source_name);
 
 // --policy FILE if given, else /etc/jobcell/policy.toml if it exists, else the built-in one.
 Policy load_policy(const std::optional<std::string>& path);
+// The same, with the system-wide file at `system_path` instead of /etc/jobcell/policy.toml
+// (tests). A system file that exists but cannot be read is an error, never a fallback.
+Policy load_policy(const std::optional<std::string>& path, std::string_view system_path);
 
 // profiles/policy.toml, embedded at build time.
 std::string_view builtin_policy_text();

@@ -1,0 +1,72 @@
+#include "launcher/spec_resolve.hpp"
+
+#include <climits>
+#include <cstdlib>
+
+#include "sandbox/error.hpp"
+
+namespace jobcell {
+namespace {
+
+// Where a workspace may never be: it would hide or replace part of the cell's system.
+bool reserved_workspace(const std::string& path, const CellPolicy& cell) {
+    if (path == "/") return true;
+    auto under = [&](const std::string& dir) {
+        return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 &&
+                               path[dir.size()] == '/');
+    };
+    for (const char* dir : {"/proc", "/dev", "/etc", "/sys"})
+        if (under(dir)) return true;
+    for (const auto& dir : cell.system_dirs)
+        if (under(dir)) return true;
+    return false;
+}
+
+}  // namespace
+
+std::string host_realpath(const std::string& path) {
+    char resolved[PATH_MAX];
+    if (::realpath(path.c_str(), resolved) == nullptr) throw_errno("workspace " + path);
+    return resolved;
+}
+
+SandboxSpec resolve_spec(const Policy& policy, const RunRequest& request, const EnvList& host_env,
+                         const std::string& cwd,
+                         std::string (*workspace_realpath)(const std::string&)) {
+    const TierPolicy& tier = policy.tier(request.tier.value_or(kDefaultTier));
+    SandboxSpec spec;
+    spec.tier = tier.name;
+    spec.command = request.command;
+    if (spec.command.empty()) throw Error("run: no command given (jobcell run [options] -- COMMAND [ARG...])");
+
+    std::string ws = request.workspace.value_or(cwd);
+    if (ws.empty() || ws[0] != '/') ws = cwd + "/" + ws;
+    spec.workspace = workspace_realpath(ws);
+    if (reserved_workspace(spec.workspace, policy.cell))
+        throw Error("workspace " + spec.workspace + ": overlaps the cell's own system directories");
+
+    spec.limits = tier.limits;
+    if (request.timeout) spec.limits.timeout = *request.timeout;
+    if (request.kill_grace) spec.limits.kill_grace = *request.kill_grace;
+    if (request.memory_bytes) spec.limits.memory_bytes = *request.memory_bytes;
+    if (request.pids) spec.limits.pids = *request.pids;
+    if (request.cpus) spec.limits.cpus = *request.cpus;
+    if (request.tmpfs_bytes) spec.limits.tmpfs_bytes = *request.tmpfs_bytes;
+
+    spec.network = tier.network;
+    spec.system_dirs = policy.cell.system_dirs;
+    spec.host_etc = policy.cell.host_etc;
+    spec.hostname = policy.cell.hostname;
+    spec.user = policy.cell.user;
+    spec.id_base = policy.cell.id_base;
+    spec.seccomp_profile = tier.seccomp;
+
+    for (const auto& entry : request.env) {
+        std::string name = entry.substr(0, entry.find('='));
+        if (!valid_env_name(name)) throw Error("--env " + entry + ": '" + name + "' is not a variable name");
+    }
+    spec.env = build_job_env(spec.user, host_env, tier.env_pass, tier.env_set, request.env);
+    return spec;
+}
+
+}  // namespace jobcell

@@ -1,0 +1,78 @@
+#include "sandbox/cell_child.hpp"
+
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "sandbox/error.hpp"
+#include "sandbox/fd.hpp"
+#include "sandbox/privileges.hpp"
+#include "sandbox/rootfs.hpp"
+
+namespace jobcell {
+namespace {
+
+void bring_up_loopback() {
+    Fd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock.valid()) throw_errno("loopback: socket");
+    ifreq ifr{};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) != 0) throw_errno("loopback: get flags");
+    ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+    if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) != 0) throw_errno("loopback: up");
+}
+
+void become_cell_root() {
+    if (::setresgid(0, 0, 0) != 0) throw_errno("setresgid 0 in the cell");
+    if (::setresuid(0, 0, 0) != 0) throw_errno("setresuid 0 in the cell");
+    // A credential change clears the parent-death signal.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("set parent-death signal");
+}
+
+void set_up_cell(const ChildContext& ctx) {
+    const SandboxSpec& spec = *ctx.spec;
+    become_cell_root();
+    // Now that the supervisor has placed us in the cell's cgroup, that cgroup becomes our root.
+    if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare cgroup namespace");
+    if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) throw_errno("sethostname");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+        throw_errno("make mounts private");
+    build_rootfs(spec, ctx.workspace_fd, *ctx.etc);
+    bring_up_loopback();
+    drop_privileges(spec.user);
+    reset_signals();
+    close_fds_on_exec();
+    if (int rc = ctx.filter->load(); rc != 0) throw_errno("load seccomp filter", -rc);
+    ::syscall(SYS_execveat, ctx.init_fd, "", ctx.init_argv.data(), ctx.init_envp.data(), AT_EMPTY_PATH);
+    throw_errno("exec the cell's init");
+}
+
+}  // namespace
+
+void cell_child_main(const ChildContext& ctx) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    char go = 0;
+    ssize_t n;
+    while ((n = ::read(ctx.release_fd, &go, 1)) < 0 && errno == EINTR) {
+    }
+    if (n != 1) ::_exit(125);  // the launcher is gone: nothing to run for
+    try {
+        set_up_cell(ctx);
+    } catch (const std::exception& e) {
+        const char* text = e.what();
+        write_all(ctx.error_fd, text, std::strlen(text));
+    }
+    ::_exit(125);
+}
+
+}  // namespace jobcell

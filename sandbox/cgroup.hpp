@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -44,9 +45,16 @@ CgroupVersion choose_cgroup_version(const CgroupMounts& mounts);
 // Reads /proc/self/mountinfo and cgroup.controllers.
 CgroupMounts read_cgroup_mounts();
 
+// Pure: the cgroup2 and cgroup (v1) mounts in mountinfo text (first mount of each wins; v1
+// controllers come from the super options). v2_controllers is left empty.
+CgroupMounts parse_cgroup_mountinfo(std::string_view mountinfo);
+
 // Pure: the files and values that express the limits. v2: file -> value. v1: controller ->
 // (file -> value), in the order they must be written (memsw after memory).
 std::vector<std::pair<std::string, std::string>> v2_limit_files(const CgroupLimits& limits);
+// As above; memory.swap.max only when has_swap_max (the kernel may be built without swap).
+std::vector<std::pair<std::string, std::string>> v2_limit_files(const CgroupLimits& limits,
+                                                                bool has_swap_max);
 std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>>
 v1_limit_files(const CgroupLimits& limits, bool has_memsw);
 
@@ -73,5 +81,9 @@ std::unique_ptr<CellCgroup> create_cell_cgroup(const CgroupMounts& mounts, const
 
 // Removes jobcell-* cgroups whose creator (pid encoded in the name) is gone. Returns how many.
 int collect_dead_cgroups(const CgroupMounts& mounts);
+// As above; best effort: a directory that cannot be removed (a member that will not die) is
+// left for the next run and described in *failures ("<dir> (EBUSY (...))") when given. Never
+// throws for that, so one stuck leftover cannot fail every later run.
+int collect_dead_cgroups(const CgroupMounts& mounts, std::vector<std::string>* failures);
 
 }  // namespace jobcell

@@ -1,0 +1,90 @@
+#include "sandbox/idmap.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "sandbox/error.hpp"
+
+namespace jobcell {
+namespace {
+
+// A user namespace mapping the workspace owner's ids (as stored on disk) to the job's host
+// ids. It is held by a short-lived child that only waits for its pipe to close.
+Fd make_mapping_userns(std::uint32_t disk_uid, std::uint32_t disk_gid, std::uint32_t cell_uid,
+                       std::uint32_t cell_gid) {
+    Pipe hold = make_pipe();
+    clone_args args{};
+    args.flags = CLONE_NEWUSER;
+    args.exit_signal = SIGCHLD;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) throw_errno("workspace idmap: clone user namespace");
+    if (pid == 0) {
+        hold.write.reset();
+        char byte;
+        while (::read(hold.read.get(), &byte, 1) < 0 && errno == EINTR) {
+        }
+        ::_exit(0);
+    }
+    hold.read.reset();
+    auto reap = [&] {
+        hold.write.reset();
+        while (::waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
+        }
+    };
+    try {
+        const std::string proc = "/proc/" + std::to_string(pid);
+        write_file(proc + "/uid_map", std::to_string(disk_uid) + " " + std::to_string(cell_uid) + " 1\n");
+        write_file(proc + "/gid_map", std::to_string(disk_gid) + " " + std::to_string(cell_gid) + " 1\n");
+        Fd ns(::open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns.valid()) throw_errno("workspace idmap: open user namespace");
+        reap();
+        return ns;
+    } catch (...) {
+        reap();
+        throw;
+    }
+}
+
+}  // namespace
+
+WorkspaceTree open_workspace_tree(const std::string& dir, std::uint32_t cell_uid, std::uint32_t cell_gid) {
+    const std::string what = "workspace " + dir;
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) != 0) throw_errno(what);
+    if (!S_ISDIR(st.st_mode)) throw Error(what + ": not a directory");
+
+    WorkspaceTree ws;
+    ws.tree.reset(::open_tree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    if (!ws.tree.valid()) throw_errno(what + ": clone mount");
+
+    Fd userns = make_mapping_userns(st.st_uid, st.st_gid, cell_uid, cell_gid);
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_IDMAP | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    attr.userns_fd = static_cast<std::uint64_t>(userns.get());
+    if (::mount_setattr(ws.tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) == 0) {
+        ws.idmapped = true;
+        return ws;
+    }
+    int err = errno;
+    if (err != EINVAL && err != EOPNOTSUPP && err != ENOSYS && err != EPERM)
+        throw_errno(what + ": idmapped mount", err);
+    // The filesystem cannot idmap (or the kernel is too old): a plain bind, said out loud.
+    ws.note = "its filesystem does not support idmapped mounts (" + errno_text(err) +
+              "); files the job writes will be owned by host uid " + std::to_string(cell_uid);
+    attr = {};
+    attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (::mount_setattr(ws.tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+        throw_errno(what + ": set mount attributes");
+    return ws;
+}
+
+}  // namespace jobcell

@@ -2,7 +2,9 @@
 // other ABIs kill the process), default allow, every table rule a deny with its errno.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "sandbox/seccomp_rules.hpp"
@@ -20,6 +22,9 @@ public:
     int load() const;
     // Pseudo-filter-code text for golden tests.
     std::string to_pfc() const;
+    // The BPF program as loaded (struct sock_filter array, native endian), for tests that check
+    // what the PFC does not show (libseccomp's x32 guard).
+    std::vector<std::uint8_t> to_bpf() const;
 
 private:
     void* ctx_;

@@ -27,4 +27,9 @@ struct SyscallRule {
 // The named profile's rules; throws Error for an unknown name.
 const std::vector<SyscallRule>& seccomp_profile(std::string_view name);
 
+// True for syscalls that only some architectures have (iopl, ioperm, uselib, kexec_file_load):
+// a rule naming one is skipped where the architecture lacks it. Any other name the
+// architecture does not know is an error when the filter is built.
+bool seccomp_syscall_arch_optional(std::string_view syscall);
+
 }  // namespace jobcell

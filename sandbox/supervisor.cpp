@@ -1,0 +1,251 @@
+#include "sandbox/supervisor.hpp"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <optional>
+#include <random>
+
+#include "sandbox/cell_child.hpp"
+#include "sandbox/error.hpp"
+#include "sandbox/fd.hpp"
+#include "sandbox/idmap.hpp"
+#include "sandbox/seccomp_filter.hpp"
+
+extern "C" const unsigned char jobcell_init_blob[];
+extern "C" const unsigned char jobcell_init_blob_end[];
+
+namespace jobcell {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr int kForwardedSignals[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+// The init program in a sealed memfd: the cell executes it without any host path, and
+// /proc/1/exe inside the cell is not a host file anyone could write to.
+Fd make_init_memfd() {
+    constexpr unsigned kMfdExec = 0x10U;  // MFD_EXEC (Linux 6.3); older kernels: not needed
+    int fd = ::memfd_create("jobcell-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec);
+    if (fd < 0 && errno == EINVAL) fd = ::memfd_create("jobcell-init", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (fd < 0) throw_errno("memfd for the cell's init");
+    Fd memfd(fd);
+    auto size = static_cast<std::size_t>(jobcell_init_blob_end - jobcell_init_blob);
+    if (!write_all(memfd.get(), jobcell_init_blob, size)) throw_errno("write the cell's init");
+    if (::fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
+        throw_errno("seal the cell's init");
+    return memfd;
+}
+
+std::string random_suffix() {
+    std::random_device rd;
+    char buf[9];
+    std::snprintf(buf, sizeof buf, "%08x", rd());
+    return buf;
+}
+
+// Signals the launcher receives arrive on a signalfd; the old mask comes back on destruction.
+class SignalFeed {
+public:
+    SignalFeed() {
+        sigemptyset(&set_);
+        for (int sig : kForwardedSignals) sigaddset(&set_, sig);
+        if (::sigprocmask(SIG_BLOCK, &set_, &old_) != 0) throw_errno("sigprocmask");
+        fd_.reset(::signalfd(-1, &set_, SFD_CLOEXEC | SFD_NONBLOCK));
+        if (!fd_.valid()) {
+            ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+            throw_errno("signalfd");
+        }
+    }
+    ~SignalFeed() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+    SignalFeed(const SignalFeed&) = delete;
+    SignalFeed& operator=(const SignalFeed&) = delete;
+    int fd() const { return fd_.get(); }
+    int next() {
+        signalfd_siginfo info{};
+        if (::read(fd_.get(), &info, sizeof info) != sizeof info) return 0;
+        return static_cast<int>(info.ssi_signo);
+    }
+
+private:
+    sigset_t set_{}, old_{};
+    Fd fd_;
+};
+
+// The cell's first process; killed and reaped on destruction unless it was waited for.
+class CellProcess {
+public:
+    CellProcess(pid_t pid, Fd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+    ~CellProcess() {
+        if (reaped_) return;
+        ::kill(pid_, SIGKILL);
+        while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+        }
+    }
+    CellProcess(const CellProcess&) = delete;
+    CellProcess& operator=(const CellProcess&) = delete;
+    pid_t pid() const { return pid_; }
+    int pidfd() const { return pidfd_.get(); }
+    siginfo_t wait() {
+        siginfo_t info{};
+        while (::waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) < 0) {
+            if (errno != EINTR) throw_errno("wait for the cell");
+        }
+        reaped_ = true;
+        return info;
+    }
+
+private:
+    pid_t pid_;
+    Fd pidfd_;
+    bool reaped_ = false;
+};
+
+std::unique_ptr<CellProcess> clone_cell(const ChildContext& ctx, int cgroup_fd) {
+    clone_args args{};
+    args.flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC |
+                 CLONE_NEWUTS | CLONE_PIDFD;
+    if (cgroup_fd >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<std::uint64_t>(cgroup_fd);
+    }
+    int pidfd = -1;
+    args.pidfd = reinterpret_cast<std::uint64_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid < 0) throw_errno("clone the cell");
+    if (pid == 0) cell_child_main(ctx);
+    return std::make_unique<CellProcess>(static_cast<pid_t>(pid), Fd(pidfd));
+}
+
+void write_id_maps(pid_t pid, std::uint32_t base) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    const std::string map = "0 " + std::to_string(base) + " 65536\n";
+    write_file(proc + "/uid_map", map);
+    write_file(proc + "/gid_map", map);
+}
+
+std::vector<char*> c_strings(std::vector<std::string>& strings) {
+    std::vector<char*> out;
+    for (auto& s : strings) out.push_back(s.data());
+    out.push_back(nullptr);
+    return out;
+}
+
+}  // namespace
+
+RunResult run_cell(const SandboxSpec& spec) {
+    if (::geteuid() != 0)
+        throw Error("rootless mode is not supported yet: run jobcell as root (it maps every cell to an unprivileged uid range)");
+    if (spec.command.empty()) throw Error("no command to run");
+    const auto started = Clock::now();
+    RunResult result;
+
+    CgroupMounts mounts = read_cgroup_mounts();
+    collect_dead_cgroups(mounts);
+    CgroupLimits limits{spec.limits.memory_bytes, spec.limits.pids, spec.limits.cpus};
+    std::unique_ptr<CellCgroup> cgroup =
+        create_cell_cgroup(mounts, std::to_string(::getpid()) + "-" + random_suffix(), limits);
+    result.cgroup_version = cgroup->version() == CgroupVersion::v2 ? "v2" : "v1";
+
+    Fd init = make_init_memfd();
+    WorkspaceTree workspace =
+        open_workspace_tree(spec.workspace, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid);
+    result.workspace_idmapped = workspace.idmapped;
+    result.workspace_note = workspace.note;
+    SeccompFilter filter(seccomp_profile(spec.seccomp_profile));
+    std::vector<GeneratedFile> etc = generated_etc(spec);
+
+    std::vector<std::string> argv_strings{"jobcell-init"};
+    argv_strings.insert(argv_strings.end(), spec.command.begin(), spec.command.end());
+    std::vector<std::string> env_strings;
+    for (const auto& [name, value] : spec.env) env_strings.push_back(name + "=" + value);
+
+    Pipe release = make_pipe();
+    Pipe errors = make_pipe();
+    SignalFeed signals;
+
+    ChildContext ctx;
+    ctx.spec = &spec;
+    ctx.filter = &filter;
+    ctx.etc = &etc;
+    ctx.release_fd = release.read.get();
+    ctx.error_fd = errors.write.get();
+    ctx.init_fd = init.get();
+    ctx.workspace_fd = workspace.tree.get();
+    ctx.init_argv = c_strings(argv_strings);
+    ctx.init_envp = c_strings(env_strings);
+
+    std::unique_ptr<CellProcess> cell = clone_cell(ctx, cgroup->clone_into_fd());
+    release.read.reset();
+    errors.write.reset();
+    write_id_maps(cell->pid(), spec.id_base);
+    if (cgroup->clone_into_fd() < 0) cgroup->add_process(cell->pid());
+    if (!write_all(release.write.get(), "g", 1)) throw_errno("release the cell");
+    release.write.reset();
+    if (std::string failure = read_all(errors.read.get()); !failure.empty()) throw Error(failure);
+
+    // The job runs. Wait for it, with the timeout and the launcher's signals.
+    const auto timeout_at = spec.limits.timeout.count() > 0
+                                ? std::optional(started + spec.limits.timeout)
+                                : std::nullopt;
+    std::optional<Clock::time_point> kill_at;
+    auto begin_stop = [&](int sig) {
+        ::kill(cell->pid(), sig);
+        if (!kill_at) kill_at = Clock::now() + spec.limits.kill_grace;
+    };
+    for (;;) {
+        int wait_ms = -1;
+        auto now = Clock::now();
+        auto until = [&](Clock::time_point t) {
+            auto ms = std::chrono::ceil<std::chrono::milliseconds>(t - now).count();
+            int clamped = static_cast<int>(std::max<long long>(0, std::min<long long>(ms, 1 << 30)));
+            wait_ms = wait_ms < 0 ? clamped : std::min(wait_ms, clamped);
+        };
+        if (timeout_at && !result.timed_out) until(*timeout_at);
+        if (kill_at) until(*kill_at);
+        pollfd fds[2] = {{cell->pidfd(), POLLIN, 0}, {signals.fd(), POLLIN, 0}};
+        int ready = ::poll(fds, 2, wait_ms);
+        if (ready < 0 && errno != EINTR) throw_errno("poll");
+        if (fds[0].revents != 0) break;
+        if (fds[1].revents != 0) {
+            while (int sig = signals.next()) {
+                result.forwarded_signal = sig;
+                begin_stop(sig);
+            }
+        }
+        now = Clock::now();
+        if (timeout_at && !result.timed_out && now >= *timeout_at) {
+            result.timed_out = true;
+            begin_stop(SIGTERM);
+        }
+        if (kill_at && now >= *kill_at) {
+            cgroup->kill_all();
+            ::kill(cell->pid(), SIGKILL);
+            kill_at = Clock::time_point::max();
+        }
+    }
+    siginfo_t info = cell->wait();
+    int code = info.si_status;
+    if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
+        result.init_signal = info.si_status;
+        code = 128 + info.si_status;
+    }
+    result.usage = cgroup->usage();
+    cgroup.reset();  // kills what is left and removes the cgroup
+    result.oom_killed = result.usage.oom_kills > 0 && code == 128 + SIGKILL;
+    result.exit_code = result.timed_out ? 124 : code;
+    result.wall = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+    return result;
+}
+
+}  // namespace jobcell

@@ -1,0 +1,21 @@
+// The sub-commands of the command line, one file each. Each adds itself to the CLI11 app and
+// returns the function that runs it; errors are thrown as Error and printed by main().
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace jobcell {
+
+// after_dashes: the words after the first "--" on the command line (the job's command line),
+// which main() keeps away from option parsing.
+using CommandAction = std::function<int(const std::vector<std::string>& after_dashes)>;
+
+CommandAction add_run_command(CLI::App& app);
+CommandAction add_check_command(CLI::App& app);
+CommandAction add_gc_command(CLI::App& app);
+
+}  // namespace jobcell

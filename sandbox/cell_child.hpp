@@ -1,0 +1,30 @@
+// The cell's first process, between clone and exec of the init: it waits to be released, then
+// builds the cell from the inside (DESIGN.md "The cell", steps 3-5). Any failure is sent back
+// as one line of text over error_fd and ends the child with 125; the launcher turns it into
+// its own error, so a half-built cell never runs a job.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "sandbox/etc_files.hpp"
+#include "sandbox/seccomp_filter.hpp"
+#include "sandbox/spec.hpp"
+
+namespace jobcell {
+
+struct ChildContext {
+    const SandboxSpec* spec = nullptr;
+    const SeccompFilter* filter = nullptr;
+    const std::vector<GeneratedFile>* etc = nullptr;
+    int release_fd = -1;    // one byte arrives once id maps and cgroup are in place
+    int error_fd = -1;      // close-on-exec: EOF without text means the init was executed
+    int init_fd = -1;       // sealed memfd holding jobcell-init
+    int workspace_fd = -1;  // detached workspace mount
+    std::vector<char*> init_argv;  // null-terminated
+    std::vector<char*> init_envp;  // null-terminated
+};
+
+[[noreturn]] void cell_child_main(const ChildContext& ctx);
+
+}  // namespace jobcell

@@ -1,0 +1,32 @@
+// The supervisor: creates the cell (cgroup, clone into new namespaces, id maps), releases it,
+// then waits for it while enforcing the wall-clock timeout and forwarding the signals the
+// launcher receives; afterwards it reads the accounting and removes everything. Nothing the
+// job started survives run_cell.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "sandbox/cgroup.hpp"
+#include "sandbox/spec.hpp"
+
+namespace jobcell {
+
+struct RunResult {
+    int exit_code = 0;          // DESIGN.md's contract: job code, 128+N, 124
+    int init_signal = 0;        // the cell's init itself died of this signal (0: it exited)
+    bool timed_out = false;
+    bool oom_killed = false;    // the memory limit killed something in the cell
+    int forwarded_signal = 0;   // last signal passed on from the launcher
+    CgroupUsage usage;
+    std::string cgroup_version;  // "v1" or "v2"
+    bool workspace_idmapped = false;
+    std::string workspace_note;
+    std::chrono::milliseconds wall{0};
+};
+
+// Throws Error (exit 125) when the cell cannot be built; the job has not run then.
+RunResult run_cell(const SandboxSpec& spec);
+
+}  // namespace jobcell

@@ -1,0 +1,71 @@
+# Bad input: one line naming the file and line:column or the flag, exit 125, nothing started,
+# nothing left behind (ai-jail #87: never fall back to defaults).
+
+expect_refused() {  # regex for the one-line error
+  expect_rc 125
+  [ "$(wc -l <"$ERR")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$ERR")"
+  expect_err "$1"
+  [ ! -e "$WS/ran" ] || fail "the job ran"
+  no_leaks
+}
+
+test_broken_policy_toml() {
+  printf '[tiers.untrusted]\nmemory = "2G"\npids = [1\n' >"$WS/p.toml"
+  jc --policy "$WS/p.toml" -- touch "$WS/ran"
+  expect_refused "p\.toml:3:"
+}
+
+test_policy_unknown_key_and_bad_value() {
+  printf 'version = 1\n[tiers.untrusted]\nmemroy = "2G"\n' >"$WS/p.toml"
+  jc --policy "$WS/p.toml" --tier untrusted -- touch "$WS/ran"
+  expect_refused "p\.toml:3:1: .*unknown key 'memroy'"
+  printf 'version = 1\n[tiers.untrusted]\nmemory = "lots"\n' >"$WS/p.toml"
+  jc --policy "$WS/p.toml" --tier untrusted -- touch "$WS/ran"
+  expect_refused "p\.toml:3:[0-9]+: .*memory"
+}
+
+test_missing_policy_file() {
+  jc --policy "$WS/nope.toml" -- touch "$WS/ran"
+  expect_refused "nope\.toml"
+}
+
+test_bad_flags() {
+  jc --memory 12x -- touch "$WS/ran"; expect_refused -- "--memory"
+  jc --timeout soon -- touch "$WS/ran"; expect_refused -- "--timeout"
+  jc --tier root -- touch "$WS/ran"; expect_refused "unknown tier 'root'"
+  jc --pids 0 -- touch "$WS/ran"; expect_refused -- "--pids"
+  jc --no-such-flag -- touch "$WS/ran"; expect_refused "no-such-flag"
+  "$JOBCELL" run --workspace "$WS/missing" -- touch "$WS/ran" >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused "workspace .*missing.*ENOENT"
+  "$JOBCELL" run --workspace /usr/share -- touch "$WS/ran" >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused "overlaps"
+}
+
+test_check_command() {
+  "$JOBCELL" check >"$OUT" 2>"$ERR"; RC=$?
+  expect_rc 0; expect_out 'ok, tiers: internal trusted untrusted'
+  printf 'version = 2\n' >"$WS/p.toml"
+  "$JOBCELL" check --policy "$WS/p.toml" >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused "p\.toml:1:"
+}
+
+test_dry_run_starts_nothing() {
+  CI_JOB_TOKEN=canary-dry jc --tier trusted --memory 1G --dry-run -- make test
+  expect_rc 0
+  python3 - "$OUT" "$WS" <<'PY' || fail "dry-run JSON: $(head -c 400 "$OUT")"
+import json, sys
+spec = json.load(open(sys.argv[1]))
+assert spec["tier"] == "trusted" and spec["command"] == ["make", "test"], spec
+assert spec["workspace"] == sys.argv[2] and spec["limits"]["memory"] == "1 GiB", spec
+assert spec["env"]["CI_JOB_TOKEN"] == "<set>", spec["env"]
+PY
+  expect_no_out canary-dry
+  no_leaks
+}
+
+test_rootless_is_refused_clearly() {
+  needs setpriv
+  chmod 755 "$WS"
+  setpriv --reuid 65534 --regid 65534 --clear-groups "$JOBCELL" run --workspace "$WS" -- true >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused "rootless mode is not supported yet"
+}
