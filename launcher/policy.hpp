@@ -32,7 +32,7 @@ struct CellPolicy {
     std::vector<std::string> system_dirs;  // e.g. /usr /bin /lib /lib64 /sbin
     std::vector<std::string> host_etc;     // e.g. ssl/certs alternatives ld.so.cache
     JobUser user;
-    std::uint32_t id_base = 0;
+    std::uint32_t id_base = 1'700'000'000;  // as in the shipped policy; never 0
     std::string hostname = "jobcell";
 };
 

@@ -251,4 +251,10 @@ int remove_cgroup_dir(const fs::path& dir, std::chrono::milliseconds bound) {
     }
 }
 
+std::uint64_t leading_number(const std::optional<std::string>& text) {
+    std::uint64_t value = 0;
+    if (text) std::from_chars(text->data(), text->data() + text->size(), value);
+    return value;
+}
+
 }  // namespace jobcell

@@ -22,6 +22,8 @@ namespace jobcell {
 std::string read_cgroup_file(const std::filesystem::path& file);
 // Whole file, or nullopt when it does not exist (other errors throw).
 std::optional<std::string> read_cgroup_file_if_exists(const std::filesystem::path& file);
+// The number a cgroup file starts with (0 when absent or not a number).
+std::uint64_t leading_number(const std::optional<std::string>& text);
 // One write() of value; throws Error("cgroup: write <path> = <value>: <errno>").
 void write_cgroup_file(const std::filesystem::path& file, std::string_view value);
 // The number after "<key> " on its own line of a flat-keyed file (cpu.stat, memory.events,

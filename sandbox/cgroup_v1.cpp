@@ -13,16 +13,6 @@ namespace jobcell {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-namespace {
-
-std::uint64_t leading_number(const std::optional<std::string>& text) {
-    std::uint64_t value = 0;
-    if (text) std::from_chars(text->data(), text->data() + text->size(), value);
-    return value;
-}
-
-}  // namespace
-
 CgroupV1::CgroupV1(const std::map<std::string, fs::path>& roots, const std::string& name,
                    const CgroupLimits& limits) {
     // memory and pids always (limits, accounting, finding members to kill); cpu for a cpu

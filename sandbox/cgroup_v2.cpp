@@ -18,12 +18,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::uint64_t leading_number(const std::optional<std::string>& text) {
-    std::uint64_t value = 0;
-    if (text) std::from_chars(text->data(), text->data() + text->size(), value);
-    return value;
-}
-
 std::vector<std::string> words(const std::string& text) {
     std::istringstream in(text);
     std::vector<std::string> out;

@@ -147,6 +147,10 @@ RunResult run_cell(const SandboxSpec& spec) {
     if (::geteuid() != 0)
         throw Error("rootless mode is not supported yet: run jobcell as root (it maps every cell to an unprivileged uid range)");
     if (spec.command.empty()) throw Error("no command to run");
+    if (spec.id_base == 0) throw Error("id_base 0 would make the cell's root the host's root");
+    if (spec.network != "none")
+        throw Error("tier " + spec.tier + ": network \"" + spec.network +
+                    "\" is not available in this version (cells get loopback only); use network = \"none\"");
     const auto started = Clock::now();
     RunResult result;
 

@@ -75,15 +75,13 @@ example_env_setup() {
 
     EXAMPLE_STATE=$(mktemp -d /tmp/jobcell-demo-state.XXXXXX)
 
-    # The workspace. The job runs as uid 1000 inside the cell, which is some other uid on the
-    # host (root mode: the policy's id_base + 1000; rootless: a subordinate uid), so the copy is
-    # made writable for everyone, as shared/cases/run-cases does: the build writes widget/build/
-    # and the mount attack a scratch directory.
+    # The workspace: root-owned and 0755, like a runner's build directory. jobcell mounts it
+    # idmapped, so the job (uid 1000 inside) owns it in the cell, and what it writes is root's
+    # on the host: nothing needs to be made world-writable.
     EXAMPLE_WS=$(mktemp -d /tmp/jobcell-demo.XXXXXX)
     chmod 755 "$EXAMPLE_WS"
     cp -R "$repo/examples/." "$EXAMPLE_WS/"
     rm -rf "$EXAMPLE_WS/widget/build" "$EXAMPLE_WS/.attack-scratch"
-    chmod -R a+rwX "$EXAMPLE_WS"
 
     # Bait 1: a marker in the host's /root. Only root can plant it; without it the host-root
     # attack still shows whether /root is visible at all.

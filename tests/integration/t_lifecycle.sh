@@ -82,3 +82,23 @@ assert a["peak_memory_bytes"] > 0 and "spec" in a, a
 assert b["outcome"] == "oom" and b["exit_code"] == 137 and b["oom_kills"] >= 1, b
 PY
 }
+
+test_inherited_fds_are_closed() {  # runc CVE-2024-21626 class
+  needs python3
+  echo canary-fd-it >"$WS/.secret"
+  "$JOBCELL" run --workspace "$WS" --tier untrusted -- /usr/bin/python3 -c '
+import os
+for fd in sorted(int(f) for f in os.listdir("/proc/self/fd")):
+    try:
+        print(fd, os.readlink("/proc/self/fd/%d" % fd))
+    except OSError as e:
+        print(fd, "gone")
+print("cwd", os.getcwd())
+' >"$OUT" 2>"$ERR" </dev/null 3<"$WS/.secret" 7<"$WS/.secret" 9</ 42>"$WS/.w"
+  RC=$?
+  expect_rc 0
+  # 0-2 are the job's; the one more is listdir's own directory fd, seen from inside
+  extra=$(awk '$1 > 2 && $1 != "cwd" && $2 !~ "^/proc/[0-9]+/fd$" && $2 != "gone"' "$OUT")
+  [ -z "$extra" ] || fail "inherited fds reached the job: $extra"
+  expect_out "^cwd $WS\$"
+}
