@@ -25,7 +25,12 @@ void set_up_logging() {
 
 int main(int argc, char** argv) {
     set_up_logging();
-    CLI::App app{"jobcell: run one CI job in a throwaway Linux sandbox, trusted as much as its origin allows"};
+    CLI::App app{"jobcell: run one CI job in a throwaway Linux sandbox, trusted as much as its origin allows",
+                 "jobcell"};
+    app.footer(
+        "Exit status of run: the job's own; 128+N when signal N killed it; 124 on timeout;\n"
+        "125 when jobcell itself failed (one line on stderr says what); 126/127 when the command\n"
+        "is not executable / not found.");
     app.require_subcommand(1);
     std::map<std::string, jobcell::CommandAction> actions;
     actions["run"] = jobcell::add_run_command(app);
