@@ -12,13 +12,14 @@
 namespace jobcell {
 
 nlohmann::json audit_record(const SandboxSpec& spec, const RunResult* result, const std::string& error,
-                            std::chrono::system_clock::time_point started) {
+                            std::chrono::system_clock::time_point started, const nlohmann::json& trust) {
     using namespace std::chrono;
     nlohmann::json record = {
         {"time", duration_cast<milliseconds>(started.time_since_epoch()).count() / 1000.0},
         {"job_id", ""},
         {"tier", spec.tier},
         {"spec", spec_to_json(spec)},
+        {"trust", trust.is_null() ? nlohmann::json{{"tier", spec.tier}, {"rule", "--tier"}} : trust},
     };
     if (const std::string* id = env_get(spec.env, "CI_JOB_ID")) record["job_id"] = *id;
     if (result == nullptr) {
@@ -39,6 +40,7 @@ nlohmann::json audit_record(const SandboxSpec& spec, const RunResult* result, co
     record["oom_killed"] = result->oom_killed;
     record["forwarded_signal"] = result->forwarded_signal;
     record["wall_ms"] = result->wall.count();
+    record["timings_us"] = {{"setup", result->setup_us}, {"job", result->job_us}, {"teardown", result->teardown_us}};
     record["peak_memory_bytes"] = result->usage.peak_memory_bytes;
     record["cpu_usec"] = result->usage.cpu_usec;
     record["oom_kills"] = result->usage.oom_kills;

@@ -17,5 +17,6 @@ using CommandAction = std::function<int(const std::vector<std::string>& after_da
 CommandAction add_run_command(CLI::App& app);
 CommandAction add_check_command(CLI::App& app);
 CommandAction add_gc_command(CLI::App& app);
+CommandAction add_explain_command(CLI::App& app);
 
 }  // namespace jobcell

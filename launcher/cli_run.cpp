@@ -13,6 +13,7 @@
 #include "launcher/policy.hpp"
 #include "launcher/spec_json.hpp"
 #include "launcher/spec_resolve.hpp"
+#include "launcher/trust.hpp"
 #include "launcher/units.hpp"
 #include "sandbox/error.hpp"
 #include "sandbox/supervisor.hpp"
@@ -23,10 +24,12 @@ namespace jobcell {
 namespace {
 
 struct RunArgs {
-    std::optional<std::string> policy, tier, workspace, timeout, kill_grace, memory, tmpfs_size, audit;
+    std::optional<std::string> policy, workspace, timeout, kill_grace, memory, tmpfs_size, audit;
     std::optional<std::uint64_t> pids;
     std::optional<double> cpus;
     std::vector<std::string> env;
+    std::string tier = "auto";
+    std::string meta = "auto";
     bool dry_run = false;
     bool verbose = false;
     std::vector<std::string> command;
@@ -56,15 +59,18 @@ void report(const SandboxSpec& spec, const RunResult& result) {
     if (result.timed_out)
         spdlog::error("timed out after {} (SIGTERM, then SIGKILL after {})",
                       format_duration(spec.limits.timeout), format_duration(spec.limits.kill_grace));
-    spdlog::debug("tier {}: exit {} after {} ms, peak memory {}, cpu {} ms, cgroup {}", spec.tier,
-                  result.exit_code, result.wall.count(), format_size(result.usage.peak_memory_bytes),
-                  result.usage.cpu_usec / 1000, result.cgroup_version);
+    spdlog::debug("tier {}: exit {} after {} ms (cell setup {} us, job {} us, teardown {} us), peak memory {}, "
+                  "cpu {} ms, cgroup {}",
+                  spec.tier, result.exit_code, result.wall.count(), result.setup_us, result.job_us,
+                  result.teardown_us, format_size(result.usage.peak_memory_bytes), result.usage.cpu_usec / 1000,
+                  result.cgroup_version);
 }
 
 int run(const RunArgs& args) {
     if (args.verbose) spdlog::set_level(spdlog::level::debug);
+    // Everything the operator gave is checked before anything is said about the job, so a bad
+    // flag or policy is one line on stderr.
     RunRequest request;
-    request.tier = args.tier;
     request.workspace = args.workspace;
     request.env = args.env;
     request.timeout = parsed<std::chrono::milliseconds>(args.timeout, "--timeout", parse_duration);
@@ -74,9 +80,28 @@ int run(const RunArgs& args) {
     request.pids = args.pids;
     request.cpus = args.cpus;
     request.command = args.command;
-
+    const MetaRequest meta = parse_meta_request(args.meta);
     Policy policy = load_policy(args.policy);
-    SandboxSpec spec = resolve_spec(policy, request, parse_environ(environ), current_dir(), host_realpath);
+    const EnvList host_env = parse_environ(environ);
+
+    std::optional<TrustOutcome> outcome;
+    if (args.tier == "auto") {
+        outcome = decide_trust(policy, meta, host_env, real_file_reader());
+        request.tier = outcome->decision.tier;
+    } else {
+        request.tier = args.tier;
+    }
+    SandboxSpec spec = resolve_spec(policy, request, host_env, current_dir(), host_realpath);
+    nlohmann::json trust;  // null when --tier named the tier
+    if (outcome) {
+        trust = trust_to_json(*outcome);
+        // Without any CI metadata there is nothing to warn about: untrusted is simply the default.
+        const bool had_metadata = outcome->facts.adapter != "none";
+        for (const auto& warning : outcome->facts.warnings)
+            had_metadata ? spdlog::warn("{}", warning) : spdlog::debug("{}", warning);
+        if (had_metadata) spdlog::info("tier {} ({})", outcome->decision.tier, outcome->decision.rule);
+        else spdlog::debug("tier {} ({})", outcome->decision.tier, outcome->decision.rule);
+    }
     if (args.dry_run) {
         std::cout << spec_to_json(spec).dump(2) << "\n";
         return 0;
@@ -86,11 +111,11 @@ int run(const RunArgs& args) {
     try {
         result = run_cell(spec);
     } catch (const Error& e) {
-        if (args.audit) append_audit(*args.audit, audit_record(spec, nullptr, e.what(), started));
+        if (args.audit) append_audit(*args.audit, audit_record(spec, nullptr, e.what(), started, trust));
         throw;
     }
     report(spec, result);
-    if (args.audit) append_audit(*args.audit, audit_record(spec, &result, "", started));
+    if (args.audit) append_audit(*args.audit, audit_record(spec, &result, "", started, trust));
     return result.exit_code;
 }
 
@@ -100,7 +125,8 @@ CommandAction add_run_command(CLI::App& app) {
     auto args = std::make_shared<RunArgs>();
     CLI::App* cmd = app.add_subcommand("run", "Run a job in a throwaway cell: jobcell run [OPTIONS] -- COMMAND [ARG...]");
     cmd->add_option("--policy", args->policy, "Policy file (default: /etc/jobcell/policy.toml, else built-in)");
-    cmd->add_option("--tier", args->tier, "Trust tier: trusted, internal, untrusted (default: untrusted)");
+    cmd->add_option("--tier", args->tier, "Tier: auto (chosen from the job's metadata by the policy's rules) or a tier name (default: auto)");
+    cmd->add_option("--meta", args->meta, "Metadata for --tier auto: auto, gitlab, github, file:PATH or none (default: auto)");
     cmd->add_option("--workspace", args->workspace, "Directory bound read-write at the same path; the job starts there (default: .)");
     cmd->add_option("--env", args->env, "NAME=VALUE, or NAME to copy it from jobcell's environment (repeatable)")->allow_extra_args(false);
     cmd->add_option("--timeout", args->timeout, "Wall-clock limit, e.g. 90s, 10m, 1h30m");

@@ -1,5 +1,6 @@
 // jobcell: the command line. The one place that prints jobcell's own errors (exit 125).
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -24,6 +25,8 @@ void set_up_logging() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A write to a cell that has already gone must fail with EPIPE, not kill the launcher.
+    std::signal(SIGPIPE, SIG_IGN);
     set_up_logging();
     CLI::App app{"jobcell: run one CI job in a throwaway Linux sandbox, trusted as much as its origin allows",
                  "jobcell"};
@@ -34,6 +37,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     std::map<std::string, jobcell::CommandAction> actions;
     actions["run"] = jobcell::add_run_command(app);
+    actions["explain"] = jobcell::add_explain_command(app);
     actions["check"] = jobcell::add_check_command(app);
     actions["gc"] = jobcell::add_gc_command(app);
     app.add_subcommand("version", "Print jobcell's version");

@@ -21,6 +21,8 @@
 
 #include <toml++/toml.h>
 
+#include "launcher/facts.hpp"
+#include "launcher/rules.hpp"
 #include "launcher/units.hpp"
 #include "sandbox/error.hpp"
 
@@ -84,6 +86,10 @@ std::string join(const std::vector<std::string_view>& names) {
         text += name;
     }
     return text;
+}
+
+std::string join(const std::vector<std::string>& names) {
+    return join(std::vector<std::string_view>(names.begin(), names.end()));
 }
 
 // --- syntax errors -----------------------------------------------------------------------
@@ -206,6 +212,12 @@ std::int64_t read_integer(const Field& field, std::int64_t min, std::int64_t max
         field.fail(what + ", got " + std::to_string(number));
     }
     return number;
+}
+
+bool read_bool(const Field& field) {
+    const auto* value = field.node.as_boolean();
+    if (value == nullptr) field.fail("expected true or false");
+    return value->get();
 }
 
 std::uint64_t read_count(const Field& field, std::int64_t max = INT64_MAX) {
@@ -339,6 +351,44 @@ Problem tier_name_problem(std::string_view name) {
     return std::nullopt;
 }
 
+// Rule names appear in explain output and audit records, beside "forced: ..." and
+// "fallback (no rule matched)", which no rule name can be mistaken for.
+Problem rule_name_problem(std::string_view name) {
+    const auto ok = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+               c == '_';
+    };
+    if (name.empty()) return "a rule name must not be empty";
+    if (!std::all_of(name.begin(), name.end(), ok))
+        return "a rule name has only letters, digits, '-' and '_'";
+    return std::nullopt;
+}
+
+// The SCM is asked with the operator's token, so never over plain http, except to a test server
+// on this machine.
+Problem url_problem(std::string_view url) {
+    const auto control = [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; };
+    if (std::any_of(url.begin(), url.end(), control)) return "a URL has no spaces or control characters";
+    std::string_view rest;
+    if (url.starts_with("https://")) {
+        rest = url.substr(8);
+    } else {
+        for (const std::string_view local : {"http://127.0.0.1", "http://localhost"}) {
+            if (url.starts_with(local) &&
+                (url.size() == local.size() || url[local.size()] == ':' || url[local.size()] == '/')) {
+                rest = url.substr(7);
+            }
+        }
+        if (rest.empty())
+            return "expected an https:// URL (http:// only to 127.0.0.1 or localhost, for tests)";
+    }
+    const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+    if (authority.find('@') != std::string_view::npos)
+        return "a URL must not carry user:password@ (the token comes from token_file)";
+    if (authority.empty() || authority.starts_with(':')) return "the URL names no host";
+    return std::nullopt;
+}
+
 // --- tables ------------------------------------------------------------------------------
 
 template <typename Target>
@@ -353,8 +403,10 @@ template <typename Target, std::size_t N>
 void read_table(std::string_view source, const toml::table& table, std::string_view prefix,
                 std::string_view where, const std::array<KeyReader<Target>, N>& readers, Target& target) {
     for (const auto& [key, node] : table) {
+        // Not captured as `key`: clang before 16 cannot capture a structured binding (fuzz builds).
+        const std::string_view name = key.str();
         const auto reader =
-            std::find_if(readers.begin(), readers.end(), [&](const auto& r) { return r.key == key.str(); });
+            std::find_if(readers.begin(), readers.end(), [&](const auto& r) { return r.key == name; });
         if (reader == readers.end()) {
             std::vector<std::string_view> known;
             for (const auto& r : readers) known.push_back(r.key);
@@ -485,6 +537,226 @@ void check_version(std::string_view source, const toml::table& document) {
     read_integer(Field{source, *version, "version"}, 1, 1, " (the only policy format this jobcell reads)");
 }
 
+// --- trust rules -------------------------------------------------------------------------
+
+// A tier named by a rule or by fallback_tier. Checked once the whole document is read: toml++
+// hands keys over sorted, so [tiers] is read after fallback_tier and [[rules]].
+struct TierReference {
+    std::string name;
+    toml::source_position pos;
+    std::string path;  // "rules[0].tier"
+};
+
+// What the top level reads into: the policy and what can only be checked at the end.
+struct PolicyReading {
+    Policy policy;
+    std::vector<TierReference> rule_tiers;
+    std::optional<TierReference> fallback;  // set when fallback_tier is written
+    std::optional<toml::source_position> rules_pos;
+};
+
+bool is_bool_fact(std::string_view fact) {
+    return fact == "ref_protected" || fact == "change_request" || fact == "fork" || fact == "approved";
+}
+
+// Facts with a closed set of values: a misspelt one would make a negated condition hold for
+// every job ("not FIRST_TIMR"), so it is refused here.
+std::vector<std::string_view> known_values(std::string_view fact) {
+    if (fact == "ci") return {"gitlab", "github", "generic"};
+    if (fact == "ref_type") return {"branch", "tag"};
+    if (fact == "author_association") {
+        return {"OWNER",       "MEMBER", "COLLABORATOR", "CONTRIBUTOR", "FIRST_TIME_CONTRIBUTOR",
+                "FIRST_TIMER", "NONE",   "MANNEQUIN"};
+    }
+    return {};
+}
+
+FactValue read_fact_value(const Field& field, const std::string& fact) {
+    if (is_bool_fact(fact)) {
+        const auto* value = field.node.as_boolean();
+        if (value == nullptr) field.fail("expected true or false (" + fact + " is a true/false fact)");
+        return value->get();
+    }
+    const auto* value = field.node.as_string();
+    if (value == nullptr) field.fail("expected a string (" + fact + " is a text fact)");
+    const auto known = known_values(fact);
+    if (!known.empty() && std::find(known.begin(), known.end(), value->get()) == known.end()) {
+        field.fail("'" + value->get() + "': not a value of " + fact + " (known values: " + join(known) + ")");
+    }
+    return value->get();
+}
+
+// One value, or a non-empty array of them.
+std::vector<FactValue> read_fact_values(const Field& field, const std::string& fact) {
+    const auto* array = field.node.as_array();
+    if (array == nullptr) return {read_fact_value(field, fact)};
+    if (array->empty()) field.fail("an empty list matches nothing; list at least one value");
+    std::vector<FactValue> values;
+    for (const auto& element : *array)
+        values.push_back(read_fact_value(Field{field.source, element, field.path}, fact));
+    return values;
+}
+
+// VALUE, [VALUE, ...] or { not = VALUE or [VALUE, ...] }.
+RuleCondition read_condition(const Field& field, const std::string& fact) {
+    RuleCondition condition;
+    condition.fact = fact;
+    const auto* table = field.node.as_table();
+    if (table == nullptr) {
+        condition.any_of = read_fact_values(field, fact);
+        return condition;
+    }
+    if (table->empty()) field.fail("expected a value, a list of values, or { not = ... }");
+    for (const auto& [key, node] : *table) {
+        if (key.str() != "not") {
+            fail_at(field.source, key.source().begin,
+                    "unknown key '" + std::string(key.str()) + "' in " + field.path + " (known keys: not)");
+        }
+        condition.negated = true;
+        condition.any_of = read_fact_values(Field{field.source, node, field.path + ".not"}, fact);
+    }
+    return condition;
+}
+
+std::vector<RuleCondition> read_when(const Field& field) {
+    const auto& table = as_table(field);
+    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+    for (const auto& [key, node] : table) entries.emplace_back(&key, &node);
+    // toml++ keeps keys sorted; explain shows the conditions in the order the operator wrote them.
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.first->source().begin < b.first->source().begin; });
+    std::vector<RuleCondition> conditions;
+    for (const auto& [key, node] : entries) {
+        const std::string fact(key->str());
+        const std::string path = field.path + "." + fact;
+        if (!is_fact_name(fact)) {
+            fail_at(field.source, key->source().begin,
+                    path + ": unknown fact '" + fact + "' (known facts: " + join(kFactNames) + ")");
+        }
+        conditions.push_back(read_condition(Field{field.source, *node, path}, fact));
+    }
+    return conditions;
+}
+
+struct RuleReading {
+    Rule rule;
+    bool has_name = false;
+    bool has_when = false;
+    std::optional<toml::source_position> tier_pos;
+};
+
+const std::array<KeyReader<RuleReading>, 4> rule_readers{{
+    {"name",
+     [](const Field& f, RuleReading& r) {
+         r.rule.name = read_string(f);
+         if (const auto problem = rule_name_problem(r.rule.name))
+             f.fail("'" + r.rule.name + "': " + *problem);
+         r.has_name = true;
+     }},
+    {"tier",
+     [](const Field& f, RuleReading& r) {
+         r.rule.tier = read_string(f);
+         r.tier_pos = f.node.source().begin;
+     }},
+    {"description", [](const Field& f, RuleReading& r) { r.rule.description = read_string(f); }},
+    {"when",
+     [](const Field& f, RuleReading& r) {
+         r.rule.conditions = read_when(f);
+         r.has_when = true;
+     }},
+}};
+
+void read_rules(const Field& field, PolicyReading& reading) {
+    const auto* array = field.node.as_array();
+    if (array == nullptr) field.fail("expected an array of tables, written [[rules]]");
+    reading.rules_pos = field.node.source().begin;
+    std::map<std::string, std::size_t> names;  // name -> index of the rule that has it
+    for (std::size_t index = 0; index < array->size(); ++index) {
+        const toml::node& node = *array->get(index);
+        const std::string path = "rules[" + std::to_string(index) + "]";
+        const Field rule_field{field.source, node, path};
+        const auto* table = node.as_table();
+        if (table == nullptr) rule_field.fail("expected a table with name, tier and when");
+        RuleReading rule;
+        read_table(field.source, *table, path + ".", "in " + path, rule_readers, rule);
+        // A rule is explicit about what it is and when it applies: `when = {}` matches every job,
+        // a forgotten `when` does not.
+        if (!rule.has_name) rule_field.fail("missing name; every rule has a unique name");
+        if (!rule.tier_pos) rule_field.fail("missing tier; a rule selects a tier");
+        if (!rule.has_when)
+            rule_field.fail("missing when; write when = {} for a rule that matches every job");
+        if (const auto [other, added] = names.emplace(rule.rule.name, index); !added) {
+            fail_at(field.source, table->get("name")->source().begin,
+                    path + ".name: '" + rule.rule.name + "' is already the name of rules[" +
+                        std::to_string(other->second) + "]");
+        }
+        reading.rule_tiers.push_back({rule.rule.tier, *rule.tier_pos, path + ".tier"});
+        reading.policy.rules.push_back(std::move(rule.rule));
+    }
+}
+
+const std::array<KeyReader<ScmVerifyPolicy>, 5> verify_readers{{
+    {"enabled", [](const Field& f, ScmVerifyPolicy& v) { v.enabled = read_bool(f); }},
+    {"gitlab_url",
+     [](const Field& f, ScmVerifyPolicy& v) {
+         v.gitlab_url = read_string(f);
+         if (const auto problem = url_problem(v.gitlab_url)) f.fail("'" + v.gitlab_url + "': " + *problem);
+     }},
+    {"github_api_url",
+     [](const Field& f, ScmVerifyPolicy& v) {
+         v.github_api_url = read_string(f);
+         if (const auto problem = url_problem(v.github_api_url))
+             f.fail("'" + v.github_api_url + "': " + *problem);
+     }},
+    {"token_file",
+     [](const Field& f, ScmVerifyPolicy& v) {
+         v.token_file = read_string(f);
+         if (const auto problem = absolute_path_problem(v.token_file))
+             f.fail("'" + v.token_file + "': " + *problem);
+     }},
+    {"timeout",
+     [](const Field& f, ScmVerifyPolicy& v) {
+         v.timeout = read_duration(f);
+         if (v.timeout.count() == 0)
+             f.fail("must be more than 0: a request without a timeout could hang the job");
+     }},
+}};
+
+ScmVerifyPolicy read_verify(const Field& field) {
+    ScmVerifyPolicy verify;
+    read_table(field.source, as_table(field), "verify.", "in [verify]", verify_readers, verify);
+    if (verify.enabled && verify.token_file.empty())
+        field.fail("enabled without token_file; the SCM is asked with the operator's token, never the job's");
+    return verify;
+}
+
+std::vector<std::string_view> tier_names(const Policy& policy) {
+    std::vector<std::string_view> names;
+    for (const auto& [name, unused] : policy.tiers) names.push_back(name);
+    return names;
+}
+
+// Every tier a rule or fallback_tier names exists. The default fallback "untrusted" must exist
+// only when there are rules: a policy of tiers alone still serves --tier NAME.
+void check_tier_references(std::string_view source, const PolicyReading& reading) {
+    const Policy& policy = reading.policy;
+    const std::string known = " (known tiers: " + join(tier_names(policy)) + ")";
+    if (reading.fallback) {
+        if (policy.tiers.count(reading.fallback->name) == 0)
+            fail_at(source, reading.fallback->pos,
+                    "fallback_tier: unknown tier '" + reading.fallback->name + "'" + known);
+    } else if (!policy.rules.empty() && policy.tiers.count(policy.fallback_tier) == 0) {
+        fail_at(source, reading.rules_pos.value_or(toml::source_position{1, 1}),
+                "fallback_tier: missing, and the default '" + policy.fallback_tier +
+                    "' is not a tier of this policy" + known + "; name the tier for jobs no rule matches");
+    }
+    for (const auto& reference : reading.rule_tiers) {
+        if (policy.tiers.count(reference.name) == 0)
+            fail_at(source, reference.pos,
+                    reference.path + ": unknown tier '" + reference.name + "'" + known);
+    }
+}
+
 // --- files -------------------------------------------------------------------------------
 
 std::string read_file(const std::string& path) {
@@ -525,20 +797,28 @@ Policy parse_policy(std::string_view text, std::string_view source_name) {
         fail_syntax(source_name, text, error);
     }
     check_version(source_name, document);
-    Policy policy;
-    policy.source = source_name;
-    const std::array<KeyReader<Policy>, 3> top_readers{{
-        {"version", [](const Field&, Policy&) {}},  // checked first, by check_version
+    PolicyReading reading;
+    reading.policy.source = source_name;
+    const std::array<KeyReader<PolicyReading>, 6> top_readers{{
+        {"version", [](const Field&, PolicyReading&) {}},  // checked first, by check_version
         {"cell",
-         [](const Field& f, Policy& p) {
-             read_table(f.source, as_table(f), "cell.", "in [cell]", cell_readers, p.cell);
+         [](const Field& f, PolicyReading& r) {
+             read_table(f.source, as_table(f), "cell.", "in [cell]", cell_readers, r.policy.cell);
          }},
-        {"tiers", [](const Field& f, Policy& p) { p.tiers = read_tiers(f); }},
+        {"tiers", [](const Field& f, PolicyReading& r) { r.policy.tiers = read_tiers(f); }},
+        {"fallback_tier",
+         [](const Field& f, PolicyReading& r) {
+             r.policy.fallback_tier = read_string(f);
+             r.fallback = TierReference{r.policy.fallback_tier, f.node.source().begin, "fallback_tier"};
+         }},
+        {"rules", [](const Field& f, PolicyReading& r) { read_rules(f, r); }},
+        {"verify", [](const Field& f, PolicyReading& r) { r.policy.verify = read_verify(f); }},
     }};
-    read_table(source_name, document, "", "at the top level", top_readers, policy);
-    if (policy.tiers.empty())
+    read_table(source_name, document, "", "at the top level", top_readers, reading);
+    if (reading.policy.tiers.empty())
         fail_at(source_name, {1, 1}, "no tiers; a policy needs at least one [tiers.NAME] table");
-    return policy;
+    check_tier_references(source_name, reading);
+    return std::move(reading.policy);
 }
 
 Policy load_policy(const std::optional<std::string>& path, std::string_view system_path) {

@@ -1,8 +1,9 @@
-// The policy: tiers (limits, network, env rules, seccomp profile) and the cell layout, read
-// from TOML. Pure: parse_policy takes text, so it is unit-tested without files. Every error
-// is an Error whose message begins "FILE:LINE:COL: ".
+// The policy: tiers (limits, network, env rules, seccomp profile), the cell layout, the trust
+// rules that pick a tier and SCM verification, read from TOML. Pure: parse_policy takes text, so
+// it is unit-tested without files. Every error is an Error whose message begins "FILE:LINE:COL: ".
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -11,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "launcher/rules.hpp"
 #include "sandbox/spec.hpp"
 
 namespace jobcell {
@@ -36,10 +38,26 @@ struct CellPolicy {
     std::string hostname = "jobcell";
 };
 
+// Optional verification of change-request facts against the SCM's API, with the operator's
+// token (never one from the job). Off by default.
+struct ScmVerifyPolicy {
+    bool enabled = false;
+    std::string gitlab_url;  // e.g. https://gitlab.example.com; empty: no GitLab verification
+    std::string github_api_url = "https://api.github.com";
+    std::string token_file;  // absolute path of a file holding the operator's token
+    std::chrono::milliseconds timeout{5000};
+};
+
 struct Policy {
     std::string source;  // file path, or "<built-in policy>"
     CellPolicy cell;
     std::map<std::string, TierPolicy> tiers;
+    // The trust rules in file order (first match wins) and the tier when none matches or the
+    // facts force it. The parser guarantees every tier named here exists in `tiers`, except the
+    // default fallback of a policy that has no rules and no fallback_tier key.
+    std::vector<Rule> rules;
+    std::string fallback_tier = "untrusted";
+    ScmVerifyPolicy verify;
 
     const TierPolicy& tier(std::string_view name) const;  // throws Error naming known tiers
 };

@@ -39,16 +39,27 @@ void become_cell_root() {
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) throw_errno("set parent-death signal");
 }
 
+bool wait_for_byte(int fd) {
+    char byte = 0;
+    ssize_t n;
+    while ((n = ::read(fd, &byte, 1)) < 0 && errno == EINTR) {
+    }
+    return n == 1;
+}
+
 void set_up_cell(const ChildContext& ctx) {
     const SandboxSpec& spec = *ctx.spec;
     become_cell_root();
-    // Now that the supervisor has placed us in the cell's cgroup, that cgroup becomes our root.
-    if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare cgroup namespace");
     if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) throw_errno("sethostname");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         throw_errno("make mounts private");
     build_rootfs(spec, ctx.workspace_fd, *ctx.etc);
     bring_up_loopback();
+    // The supervisor moves us into the cell's cgroup while we build (on cgroup v1 that move
+    // waits for an RCU grace period, several milliseconds); nothing of the job runs before it.
+    if (!wait_for_byte(ctx.release_fd)) ::_exit(125);
+    // That cgroup becomes the root of our cgroup namespace.
+    if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare cgroup namespace");
     drop_privileges(spec.user);
     reset_signals();
     close_fds_on_exec();
@@ -61,11 +72,7 @@ void set_up_cell(const ChildContext& ctx) {
 
 void cell_child_main(const ChildContext& ctx) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-    char go = 0;
-    ssize_t n;
-    while ((n = ::read(ctx.release_fd, &go, 1)) < 0 && errno == EINTR) {
-    }
-    if (n != 1) ::_exit(125);  // the launcher is gone: nothing to run for
+    if (!wait_for_byte(ctx.release_fd)) ::_exit(125);  // the launcher is gone: nothing to run for
     try {
         set_up_cell(ctx);
     } catch (const std::exception& e) {

@@ -17,7 +17,7 @@ struct ChildContext {
     const SandboxSpec* spec = nullptr;
     const SeccompFilter* filter = nullptr;
     const std::vector<GeneratedFile>* etc = nullptr;
-    int release_fd = -1;    // one byte arrives once id maps and cgroup are in place
+    int release_fd = -1;    // one byte once the id maps are written, one more once in the cgroup
     int error_fd = -1;      // close-on-exec: EOF without text means the init was executed
     int init_fd = -1;       // sealed memfd holding jobcell-init
     int workspace_fd = -1;  // detached workspace mount

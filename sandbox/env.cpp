@@ -55,10 +55,11 @@ EnvList base_job_env(const JobUser& user) {
 EnvList build_job_env(const JobUser& user, const EnvList& host, const std::vector<std::string>& pass,
                       const EnvList& set, const std::vector<std::string>& cli) {
     EnvList env = base_job_env(user);
-    for (const auto& [name, value] : host) {
+    for (const auto& variable : host) {
+        const std::string& name = variable.first;  // (clang 14 cannot capture a structured binding)
         bool passes = std::any_of(pass.begin(), pass.end(),
                                   [&](const std::string& p) { return env_pattern_matches(p, name); });
-        if (passes) env_set(env, name, value);
+        if (passes) env_set(env, name, variable.second);
     }
     for (const auto& [name, value] : set) env_set(env, name, value);
     for (const auto& entry : cli) {

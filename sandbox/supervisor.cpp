@@ -193,10 +193,16 @@ RunResult run_cell(const SandboxSpec& spec) {
     release.read.reset();
     errors.write.reset();
     write_id_maps(cell->pid(), spec.id_base);
-    if (cgroup->clone_into_fd() < 0) cgroup->add_process(cell->pid());
-    if (!write_all(release.write.get(), "g", 1)) throw_errno("release the cell");
+    // Two releases: the cell builds its root while we move it into its cgroup (v1), and waits
+    // for the second byte before anything of the job can run. A failed write means the cell
+    // already gave up; its reason is on the error pipe.
+    bool released = write_all(release.write.get(), "g", 1);
+    if (released && cgroup->clone_into_fd() < 0) cgroup->add_process(cell->pid());
+    if (released) write_all(release.write.get(), "c", 1);
     release.write.reset();
     if (std::string failure = read_all(errors.read.get()); !failure.empty()) throw Error(failure);
+    if (!released) throw Error("the cell exited before it was released");
+    const auto job_started = Clock::now();
 
     // The job runs. Wait for it, with the timeout and the launcher's signals.
     const auto timeout_at = spec.limits.timeout.count() > 0
@@ -244,8 +250,13 @@ RunResult run_cell(const SandboxSpec& spec) {
         result.init_signal = info.si_status;
         code = 128 + info.si_status;
     }
+    const auto job_ended = Clock::now();
     result.usage = cgroup->usage();
     cgroup.reset();  // kills what is left and removes the cgroup
+    auto us = [](Clock::duration d) { return std::chrono::duration_cast<std::chrono::microseconds>(d).count(); };
+    result.setup_us = us(job_started - started);
+    result.job_us = us(job_ended - job_started);
+    result.teardown_us = us(Clock::now() - job_ended);
     result.oom_killed = result.usage.oom_kills > 0 && code == 128 + SIGKILL;
     result.exit_code = result.timed_out ? 124 : code;
     result.wall = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <string>
 
@@ -24,6 +25,9 @@ struct RunResult {
     bool workspace_idmapped = false;
     std::string workspace_note;
     std::chrono::milliseconds wall{0};
+    // Where the wall time went, in microseconds: building the cell (up to the init's exec),
+    // the job, and removing the cell afterwards.
+    std::int64_t setup_us = 0, job_us = 0, teardown_us = 0;
 };
 
 // Throws Error (exit 125) when the cell cannot be built; the job has not run then.

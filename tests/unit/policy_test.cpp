@@ -40,6 +40,21 @@ std::string with_cell(const std::string& cell_body) {
     return "version = 1\n[cell]\n" + cell_body + "\n[tiers.untrusted]\n";
 }
 
+// A policy whose `body` begins on line 2, followed by the tiers trusted and untrusted.
+std::string with_rules(const std::string& body) {
+    return "version = 1\n" + body + "\n[tiers.trusted]\n[tiers.untrusted]\n";
+}
+
+// One rule "a" selecting trusted whose `when` value begins at line 5, column 8.
+std::string with_when(const std::string& when) {
+    return with_rules("[[rules]]\nname = \"a\"\ntier = \"trusted\"\nwhen = " + when + "\n");
+}
+
+// A policy whose [verify] table has `body` (its first line is line 3).
+std::string with_verify(const std::string& body) {
+    return "version = 1\n[verify]\n" + body + "\n[tiers.untrusted]\n";
+}
+
 // The message parse_policy throws for `text`, read as "p.toml".
 std::string error_of(const std::string& text) {
     try {
@@ -332,8 +347,9 @@ TEST_CASE("unknown keys are refused wherever they are", "[policy]") {
             "p.toml:4:1: unknown key 'memroy' in [tiers.untrusted] (known keys: description, timeout,"));
     CHECK_THAT(error_of(with_cell("users = \"x\"")),
                StartsWith("p.toml:3:1: unknown key 'users' in [cell] (known keys: "));
-    CHECK_THAT(error_of("version = 1\nrules = []\n[tiers.x]\n"),
-               Equals("p.toml:2:1: unknown key 'rules' at the top level (known keys: version, cell, tiers)"));
+    CHECK_THAT(error_of("version = 1\nrule = []\n[tiers.x]\n"),
+               Equals("p.toml:2:1: unknown key 'rule' at the top level (known keys: version, cell, tiers, "
+                      "fallback_tier, rules, verify)"));
     CHECK_THAT(error_of(with_tier("env_set = { A = \"1\" }\n[tiers.untrusted.limits]\npids = 1\n")),
                StartsWith("p.toml:4:18: unknown key 'limits' in [tiers.untrusted]"));
     CHECK_THAT(error_of("version = 1\n[tiers.a]\nfoo.bar = 1\n"),
@@ -536,6 +552,311 @@ TEST_CASE("a message names the source as it was given", "[policy]") {
     } catch (const Error& e) {
         CHECK_THAT(e.what(), StartsWith("./conf/my policy.toml:3:8: tiers.x.pids: "));
     }
+}
+
+// --- trust rules ---------------------------------------------------------------------------
+
+TEST_CASE("the shipped policy has rules, untrusted as the fallback, and no verification", "[policy]") {
+    const Policy policy = parse_policy(jobcell::builtin_policy_text(), "<built-in policy>");
+    CHECK(policy.fallback_tier == "untrusted");
+    REQUIRE(policy.rules.size() == 4);
+    for (const auto& rule : policy.rules) {
+        CAPTURE(rule.name);
+        CHECK(policy.tiers.count(rule.tier) == 1);
+        CHECK_FALSE(rule.description.empty());
+        CHECK_FALSE(rule.conditions.empty());
+    }
+    CHECK_FALSE(policy.verify.enabled);
+    CHECK(policy.verify.github_api_url == "https://api.github.com");
+    CHECK(policy.verify.timeout == 5s);
+}
+
+TEST_CASE("every rule value is read, conditions in the order written", "[policy]") {
+    const Policy policy = parse_policy(
+        with_rules("[[rules]]\n"
+                   "name = \"first\"\n"
+                   "tier = \"trusted\"\n"
+                   "description = \"d\"\n"
+                   "when = { ref_protected = true, event = [\"push\", \"web\"], author_association = { not = "
+                   "[\"NONE\", \"FIRST_TIMER\"] }, fork = { not = true }, ci = \"gitlab\", ref = \"\" }\n"
+                   "[[rules]]\n"
+                   "name = \"Second_2\"\n"
+                   "tier = \"untrusted\"\n"
+                   "when = {}\n"),
+        "p.toml");
+    REQUIRE(policy.rules.size() == 2);
+    const auto& first = policy.rules[0];
+    CHECK(first.name == "first");
+    CHECK(first.tier == "trusted");
+    CHECK(first.description == "d");
+    using jobcell::FactValue;
+    using V = std::vector<FactValue>;
+    REQUIRE(first.conditions.size() == 6);
+    CHECK(first.conditions[0].fact == "ref_protected");
+    CHECK(first.conditions[0].any_of == V{true});
+    CHECK_FALSE(first.conditions[0].negated);
+    CHECK(first.conditions[1].fact == "event");
+    CHECK(first.conditions[1].any_of == V{std::string("push"), std::string("web")});
+    CHECK(first.conditions[2].fact == "author_association");
+    CHECK(first.conditions[2].any_of == V{std::string("NONE"), std::string("FIRST_TIMER")});
+    CHECK(first.conditions[2].negated);
+    CHECK(first.conditions[3].fact == "fork");
+    CHECK(first.conditions[3].any_of == V{true});
+    CHECK(first.conditions[3].negated);
+    CHECK(first.conditions[4].any_of == V{std::string("gitlab")});
+    CHECK(first.conditions[5].any_of == V{std::string()});
+    const auto& second = policy.rules[1];
+    CHECK(second.name == "Second_2");
+    CHECK(second.tier == "untrusted");
+    CHECK(second.description.empty());
+    CHECK(second.conditions.empty());
+    CHECK(policy.fallback_tier == "untrusted");
+}
+
+TEST_CASE("a rule's when may be a sub-table with dotted keys, rules an inline array", "[policy]") {
+    const Policy sub_table =
+        parse_policy(with_rules("[[rules]]\nname = \"a\"\ntier = \"trusted\"\n[rules.when]\nref = "
+                                "\"main\"\nref_type.not = \"tag\"\n"),
+                     "p.toml");
+    REQUIRE(sub_table.rules.at(0).conditions.size() == 2);
+    CHECK(sub_table.rules[0].conditions[0].fact == "ref");
+    CHECK(sub_table.rules[0].conditions[1].fact == "ref_type");
+    CHECK(sub_table.rules[0].conditions[1].negated);
+    const Policy inline_array = parse_policy(
+        with_rules("rules = [{ name = \"a\", tier = \"trusted\", when = { fork = false } }]"), "p.toml");
+    REQUIRE(inline_array.rules.size() == 1);
+    CHECK(inline_array.rules[0].conditions.at(0).any_of == std::vector<jobcell::FactValue>{false});
+    CHECK(parse_policy(with_rules("rules = []"), "p.toml").rules.empty());
+}
+
+TEST_CASE("fallback_tier names the tier for jobs no rule matches", "[policy]") {
+    const Policy policy = parse_policy(
+        "version = 1\nfallback_tier = \"quarantine\"\n[tiers.quarantine]\n[tiers.ci]\n"
+        "[[rules]]\nname = \"a\"\ntier = \"ci\"\nwhen = { fork = false }\n",
+        "p.toml");
+    CHECK(policy.fallback_tier == "quarantine");
+    // A policy of tiers alone (for --tier NAME) needs neither rules nor an untrusted tier.
+    const Policy bare = parse_policy("version = 1\n[tiers.site]\n", "p.toml");
+    CHECK(bare.rules.empty());
+    CHECK(bare.fallback_tier == "untrusted");
+}
+
+TEST_CASE("unknown facts in a rule are refused, naming the known ones", "[policy]") {
+    CHECK_THAT(
+        error_of(with_when("{ protected = true }")),
+        Equals("p.toml:5:10: rules[0].when.protected: unknown fact 'protected' (known facts: ci, event, ref, "
+               "ref_type, ref_protected, change_request, source_repo, target_repo, fork, "
+               "author_association, approved)"));
+    CHECK_THAT(error_of(with_when("{ fork = false, Fork = false }")),
+               StartsWith("p.toml:5:24: rules[0].when.Fork: unknown fact 'Fork'"));
+    CHECK_THAT(
+        error_of(with_rules("[[rules]]\nname = \"a\"\ntier = \"trusted\"\nwhen = {}\n"
+                            "[[rules]]\nname = \"b\"\ntier = \"trusted\"\n[rules.when]\nsource = \"x\"\n")),
+        StartsWith("p.toml:10:1: rules[1].when.source: unknown fact 'source' (known facts: "));
+}
+
+TEST_CASE("a condition's value has the type of its fact", "[policy]") {
+    CHECK_THAT(error_of(with_when("{ fork = \"false\" }")),
+               Equals("p.toml:5:17: rules[0].when.fork: expected true or false (fork is a true/false fact)"));
+    CHECK_THAT(error_of(with_when("{ ref = true }")),
+               Equals("p.toml:5:16: rules[0].when.ref: expected a string (ref is a text fact)"));
+    CHECK_THAT(error_of(with_when("{ event = [\"push\", 1] }")),
+               Equals("p.toml:5:27: rules[0].when.event: expected a string (event is a text fact)"));
+    CHECK_THAT(error_of(with_when("{ approved = [true, \"yes\"] }")),
+               Equals("p.toml:5:28: rules[0].when.approved: expected true or false (approved is a true/false "
+                      "fact)"));
+    CHECK_THAT(error_of(with_when("{ change_request = 1 }")),
+               StartsWith("p.toml:5:27: rules[0].when.change_request: expected true or false"));
+    CHECK_THAT(error_of(with_when("{ ref_protected = 2024-01-01 }")),
+               StartsWith("p.toml:5:26: rules[0].when.ref_protected: expected true or false"));
+    CHECK_THAT(error_of(with_when("{ ref = [[\"main\"]] }")),
+               Equals("p.toml:5:17: rules[0].when.ref: expected a string (ref is a text fact)"));
+    CHECK_THAT(error_of(with_when("\"fork\"")), Equals("p.toml:5:8: rules[0].when: expected a table"));
+}
+
+TEST_CASE("lists and negations are checked", "[policy]") {
+    CHECK_THAT(
+        error_of(with_when("{ event = [] }")),
+        Equals("p.toml:5:18: rules[0].when.event: an empty list matches nothing; list at least one value"));
+    CHECK_THAT(
+        error_of(with_when("{ fork = {} }")),
+        Equals("p.toml:5:17: rules[0].when.fork: expected a value, a list of values, or { not = ... }"));
+    CHECK_THAT(error_of(with_when("{ fork = { nto = true } }")),
+               Equals("p.toml:5:19: unknown key 'nto' in rules[0].when.fork (known keys: not)"));
+    CHECK_THAT(error_of(with_when("{ fork = { not = true, also = 1 } }")),
+               StartsWith("p.toml:5:31: unknown key 'also' in rules[0].when.fork"));
+    CHECK_THAT(
+        error_of(with_when("{ fork = { not = \"yes\" } }")),
+        Equals("p.toml:5:25: rules[0].when.fork.not: expected true or false (fork is a true/false fact)"));
+    CHECK_THAT(error_of(with_when("{ fork = { not = [] } }")),
+               Equals("p.toml:5:25: rules[0].when.fork.not: an empty list matches nothing; list at least one "
+                      "value"));
+    CHECK_THAT(error_of(with_when("{ fork = { not = { not = true } } }")),
+               StartsWith("p.toml:5:25: rules[0].when.fork.not: expected true or false"));
+}
+
+TEST_CASE("facts with a closed set of values refuse any other", "[policy]") {
+    // A misspelt value would make "none of" hold for every job.
+    CHECK_THAT(error_of(with_when("{ author_association = { not = [\"NONE\", \"FIRST_TIMR\"] } }")),
+               Equals("p.toml:5:48: rules[0].when.author_association.not: 'FIRST_TIMR': not a value of "
+                      "author_association (known values: OWNER, MEMBER, COLLABORATOR, CONTRIBUTOR, "
+                      "FIRST_TIME_CONTRIBUTOR, FIRST_TIMER, NONE, MANNEQUIN)"));
+    CHECK_THAT(error_of(with_when("{ author_association = \"member\" }")),
+               StartsWith("p.toml:5:31: rules[0].when.author_association: 'member': not a value of "));
+    CHECK_THAT(error_of(with_when("{ ref_type = [\"branch\", \"tags\"] }")),
+               Equals("p.toml:5:32: rules[0].when.ref_type: 'tags': not a value of ref_type (known values: "
+                      "branch, tag)"));
+    CHECK_THAT(
+        error_of(with_when("{ ci = { not = \"gitlab-ci\" } }")),
+        Equals("p.toml:5:23: rules[0].when.ci.not: 'gitlab-ci': not a value of ci (known values: gitlab, "
+               "github, generic)"));
+    // Open-ended facts take any string.
+    CHECK(parse_policy(with_when("{ event = \"merge_request_event\", ref = \"x\", target_repo = \"4711\" }"),
+                       "p.toml")
+              .rules.at(0)
+              .conditions.size() == 3);
+}
+
+TEST_CASE("a rule has a unique plain name, a known tier and a when", "[policy]") {
+    CHECK_THAT(
+        error_of(with_rules("[[rules]]\nname = \"a\"\ntier = \"trusted\"\nwhen = {}\ntiers = \"x\"\n")),
+        Equals("p.toml:6:1: unknown key 'tiers' in rules[0] (known keys: name, tier, description, when)"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\ntier = \"trusted\"\nwhen = {}\n")),
+               Equals("p.toml:2:1: rules[0]: missing name; every rule has a unique name"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"a\"\nwhen = {}\n")),
+               Equals("p.toml:2:1: rules[0]: missing tier; a rule selects a tier"));
+    CHECK_THAT(
+        error_of(with_rules("[[rules]]\nname = \"a\"\ntier = \"trusted\"\n")),
+        Equals("p.toml:2:1: rules[0]: missing when; write when = {} for a rule that matches every job"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"a\"\ntier = \"trusted\"\nwhen = {}\n\n"
+                                   "[[rules]]\ndescription = \"x\"\n")),
+               StartsWith("p.toml:7:1: rules[1]: missing name"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"a\"\ntier = \"trusted\"\nwhen = {}\n"
+                                   "[[rules]]\nname = \"b\"\ntier = \"trusted\"\nwhen = {}\n"
+                                   "[[rules]]\nname = \"a\"\ntier = \"untrusted\"\nwhen = {}\n")),
+               Equals("p.toml:11:8: rules[2].name: 'a' is already the name of rules[0]"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"a b\"\ntier = \"trusted\"\nwhen = {}\n")),
+               Equals("p.toml:3:8: rules[0].name: 'a b': a rule name has only letters, digits, '-' and '_'"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"\"\ntier = \"trusted\"\nwhen = {}\n")),
+               Equals("p.toml:3:8: rules[0].name: '': a rule name must not be empty"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = 1\ntier = \"trusted\"\nwhen = {}\n")),
+               Equals("p.toml:3:8: rules[0].name: expected a string"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"a\"\ntier = \"trused\"\nwhen = {}\n")),
+               Equals("p.toml:4:8: rules[0].tier: unknown tier 'trused' (known tiers: trusted, untrusted)"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"a\"\ntier = [\"trusted\"]\nwhen = {}\n")),
+               Equals("p.toml:4:8: rules[0].tier: expected a string"));
+    CHECK_THAT(error_of(with_rules("[[rules]]\nname = \"a\"\ntier = \"\"\nwhen = {}\n")),
+               Equals("p.toml:4:8: rules[0].tier: unknown tier '' (known tiers: trusted, untrusted)"));
+}
+
+TEST_CASE("rules is an array of tables", "[policy]") {
+    CHECK_THAT(error_of("version = 1\nrules = 1\n[tiers.x]\n"),
+               Equals("p.toml:2:9: rules: expected an array of tables, written [[rules]]"));
+    CHECK_THAT(error_of("version = 1\nrules = [1]\n[tiers.x]\n"),
+               Equals("p.toml:2:10: rules[0]: expected a table with name, tier and when"));
+    CHECK_THAT(error_of("version = 1\n[rules]\nname = \"a\"\n[tiers.x]\n"),
+               Equals("p.toml:2:1: rules: expected an array of tables, written [[rules]]"));
+}
+
+TEST_CASE("fallback_tier must name a tier of the policy", "[policy]") {
+    CHECK_THAT(error_of("version = 1\nfallback_tier = \"quarantine\"\n[tiers.untrusted]\n"),
+               Equals("p.toml:2:17: fallback_tier: unknown tier 'quarantine' (known tiers: untrusted)"));
+    CHECK_THAT(error_of("version = 1\nfallback_tier = 1\n[tiers.untrusted]\n"),
+               Equals("p.toml:2:17: fallback_tier: expected a string"));
+    // Rules need somewhere to send the jobs they do not match.
+    CHECK_THAT(
+        error_of("version = 1\n[tiers.trusted]\n[[rules]]\nname = \"a\"\ntier = \"trusted\"\nwhen = {}\n"),
+        Equals("p.toml:3:1: fallback_tier: missing, and the default 'untrusted' is not a tier of this "
+               "policy (known tiers: trusted); name the tier for jobs no rule matches"));
+}
+
+// --- [verify] -------------------------------------------------------------------------------
+
+TEST_CASE("every [verify] value is read", "[policy]") {
+    const auto verify = parse_policy(with_verify("enabled = true\n"
+                                                 "gitlab_url = \"https://gitlab.example.com\"\n"
+                                                 "github_api_url = \"http://127.0.0.1:8080/api/v3\"\n"
+                                                 "token_file = \"/etc/jobcell/scm-token\"\n"
+                                                 "timeout = \"2s\""),
+                                     "p.toml")
+                            .verify;
+    CHECK(verify.enabled);
+    CHECK(verify.gitlab_url == "https://gitlab.example.com");
+    CHECK(verify.github_api_url == "http://127.0.0.1:8080/api/v3");
+    CHECK(verify.token_file == "/etc/jobcell/scm-token");
+    CHECK(verify.timeout == 2s);
+    const auto defaults = parse_policy(with_verify(""), "p.toml").verify;
+    CHECK_FALSE(defaults.enabled);
+    CHECK(defaults.gitlab_url.empty());
+    CHECK(defaults.github_api_url == "https://api.github.com");
+    CHECK(defaults.token_file.empty());
+    CHECK(defaults.timeout == 5s);
+    // Turned off, it needs no token.
+    CHECK_FALSE(parse_policy(with_verify("enabled = false\n"), "p.toml").verify.enabled);
+}
+
+TEST_CASE("SCM URLs are https, or http only to this machine", "[policy]") {
+    for (const char* good :
+         {"https://gitlab.example.com", "https://gitlab.example.com:8443/gitlab/", "http://127.0.0.1",
+          "http://127.0.0.1:38123", "http://localhost/api", "http://localhost:80"}) {
+        CAPTURE(good);
+        CHECK(parse_policy(with_verify("gitlab_url = \"" + std::string(good) + "\""), "p.toml")
+                  .verify.gitlab_url == good);
+    }
+    const std::string https_only =
+        "': expected an https:// URL (http:// only to 127.0.0.1 or localhost, for tests)";
+    for (const char* bad :
+         {"http://gitlab.example.com", "http://localhost.evil.example", "http://127.0.0.1.nip.io",
+          "HTTPS://gitlab.example.com", "ftp://x", "gitlab.example.com", ""}) {
+        CAPTURE(bad);
+        CHECK_THAT(error_of(with_verify("gitlab_url = \"" + std::string(bad) + "\"")),
+                   Equals("p.toml:3:14: verify.gitlab_url: '" + std::string(bad) + https_only));
+    }
+    CHECK_THAT(
+        error_of(with_verify("github_api_url = \"https://user:ghp_secret@api.github.com\"")),
+        Equals("p.toml:3:18: verify.github_api_url: 'https://user:ghp_secret@api.github.com': a URL must "
+               "not carry user:password@ (the token comes from token_file)"));
+    CHECK_THAT(error_of(with_verify("gitlab_url = \"https://\"")),
+               Equals("p.toml:3:14: verify.gitlab_url: 'https://': the URL names no host"));
+    CHECK_THAT(error_of(with_verify("gitlab_url = \"https://:443/x\"")), Contains("the URL names no host"));
+    CHECK_THAT(error_of(with_verify("gitlab_url = \"https://gitlab.example.com/a b\"")),
+               Contains("a URL has no spaces or control characters"));
+    CHECK_THAT(
+        error_of(with_verify("gitlab_url = \"https://gitlab.example.com\\n\"")),
+        Equals("p.toml:3:14: verify.gitlab_url: 'https://gitlab.example.com\\n': a URL has no spaces or "
+               "control characters"));
+    CHECK_THAT(error_of(with_verify("gitlab_url = 1")),
+               Equals("p.toml:3:14: verify.gitlab_url: expected a string"));
+}
+
+TEST_CASE("[verify] keys and values are checked", "[policy]") {
+    CHECK_THAT(error_of(with_verify("enable = true")),
+               Equals("p.toml:3:1: unknown key 'enable' in [verify] (known keys: enabled, gitlab_url, "
+                      "github_api_url, token_file, timeout)"));
+    CHECK_THAT(error_of(with_verify("enabled = \"yes\"")),
+               Equals("p.toml:3:11: verify.enabled: expected true or false"));
+    CHECK_THAT(
+        error_of(with_verify("token_file = \"scm-token\"")),
+        Equals("p.toml:3:14: verify.token_file: 'scm-token': expected an absolute path without '..', such as "
+               "/usr"));
+    CHECK_THAT(error_of(with_verify("token_file = \"/etc/../root/token\"")),
+               StartsWith("p.toml:3:14: verify.token_file: '/etc/../root/token': "));
+    CHECK_THAT(
+        error_of(with_verify("timeout = \"0s\"")),
+        Equals("p.toml:3:11: verify.timeout: must be more than 0: a request without a timeout could hang the "
+               "job"));
+    CHECK_THAT(error_of(with_verify("timeout = 0")),
+               StartsWith("p.toml:3:11: verify.timeout: must be more than 0"));
+    CHECK_THAT(error_of(with_verify("timeout = 5")),
+               StartsWith("p.toml:3:11: verify.timeout: expected a duration such as \"90s\""));
+    CHECK_THAT(error_of(with_verify("timeout = \"5 s\"")),
+               Equals("p.toml:3:11: verify.timeout: '5 s': expected a duration such as 90s, 10m or 1h30m"));
+    CHECK_THAT(
+        error_of(with_verify("enabled = true\ngitlab_url = \"https://gitlab.example.com\"")),
+        Equals("p.toml:2:1: verify: enabled without token_file; the SCM is asked with the operator's token, "
+               "never the job's"));
+    CHECK_THAT(error_of("version = 1\nverify = 1\n[tiers.x]\n"),
+               Equals("p.toml:2:10: verify: expected a table"));
 }
 
 // --- load_policy ---------------------------------------------------------------------------
