@@ -1,6 +1,7 @@
 #include "launcher/audit.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <string.h>
 
@@ -49,10 +50,16 @@ nlohmann::json audit_record(const SandboxSpec& spec, const RunResult* result, co
     return record;
 }
 
-void append_audit(const std::string& path, const nlohmann::json& record) {
+AuditLog::AuditLog(const std::string& path) : path_(path) {
+    fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
+    if (!fd_.valid()) throw_errno("audit " + path);
+    struct stat st {};
+    if (::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) throw Error("audit " + path + ": not a regular file");
+}
+
+void AuditLog::append(const nlohmann::json& record) const {
     std::string line = record.dump() + "\n";
-    Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd.valid() || !write_all(fd.get(), line.data(), line.size())) throw_errno("audit " + path);
+    if (!write_all(fd_.get(), line.data(), line.size())) throw_errno("audit " + path_);
 }
 
 }  // namespace jobcell

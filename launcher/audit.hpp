@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sandbox/fd.hpp"
 #include "sandbox/spec.hpp"
 #include "sandbox/supervisor.hpp"
 
@@ -16,7 +17,17 @@ namespace jobcell {
 nlohmann::json audit_record(const SandboxSpec& spec, const RunResult* result, const std::string& error,
                             std::chrono::system_clock::time_point started, const nlohmann::json& trust);
 
-// One line, O_APPEND, so concurrent jobs never interleave a record. Throws Error.
-void append_audit(const std::string& path, const nlohmann::json& record);
+// The audit file, opened before the job starts (so a bad path fails before anything runs):
+// never through a symlink, only a regular file. One record is one O_APPEND write, so concurrent
+// jobs never interleave. Throws Error.
+class AuditLog {
+public:
+    explicit AuditLog(const std::string& path);
+    void append(const nlohmann::json& record) const;
+
+private:
+    std::string path_;
+    Fd fd_;
+};
 
 }  // namespace jobcell

@@ -106,16 +106,18 @@ int run(const RunArgs& args) {
         std::cout << spec_to_json(spec).dump(2) << "\n";
         return 0;
     }
+    std::optional<AuditLog> audit;
+    if (args.audit) audit.emplace(*args.audit);
     auto started = std::chrono::system_clock::now();
     RunResult result;
     try {
         result = run_cell(spec);
     } catch (const Error& e) {
-        if (args.audit) append_audit(*args.audit, audit_record(spec, nullptr, e.what(), started, trust));
+        if (audit) audit->append(audit_record(spec, nullptr, e.what(), started, trust));
         throw;
     }
     report(spec, result);
-    if (args.audit) append_audit(*args.audit, audit_record(spec, &result, "", started, trust));
+    if (audit) audit->append(audit_record(spec, &result, "", started, trust));
     return result.exit_code;
 }
 

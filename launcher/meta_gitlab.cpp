@@ -79,6 +79,11 @@ public:
         }
         if (key == "CI_PIPELINE_SOURCE") {
             if (!value.empty()) facts_.set_untrusted("event", value, origin);
+            // A claim that this is a change request can only lower trust: an external pull
+            // request's pipeline runs a fork's code on a plain branch ref, which the job
+            // response alone cannot tell from a push.
+            if (value == "merge_request_event" || value == "external_pull_request_event")
+                facts_.set_untrusted("change_request", true, origin);
         } else if (key == "CI_COMMIT_REF_PROTECTED") {
             if (auto flag = parse_bool_text(value)) {
                 facts_.set_untrusted("ref_protected", *flag, origin);

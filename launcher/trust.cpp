@@ -2,6 +2,7 @@
 
 #include <sstream>
 
+#include "launcher/scm_verify.hpp"
 #include "sandbox/error.hpp"
 
 namespace jobcell {
@@ -13,6 +14,9 @@ TrustOutcome decide_trust(const Policy& policy, const MetaRequest& meta, const E
     policy.tier(policy.fallback_tier);  // throws, naming the tiers, if the fallback is missing
     TrustOutcome outcome;
     outcome.facts = read_facts(meta, env, read);
+    // The SCM's API, asked with the operator's token, confirms or contradicts what the metadata
+    // said; a failure there is a warning and leaves the facts as they were.
+    if (policy.verify.enabled) verify_with_scm(policy.verify, outcome.facts, curl_http_get());
     outcome.decision = decide(policy.rules, policy.fallback_tier, outcome.facts);
     return outcome;
 }

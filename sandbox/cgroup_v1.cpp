@@ -42,6 +42,11 @@ CgroupV1::CgroupV1(const std::map<std::string, fs::path>& roots, const std::stri
         for (const auto& [controller, files] : v1_limit_files(limits, has_memsw)) {
             write_cgroup_files(dir_of(controller), files);
         }
+        // v1 keeps socket buffers out of memory.limit_in_bytes: without this a job can pin
+        // host memory in TCP queues far beyond its limit. v2 charges them to memory.max.
+        const fs::path tcp = dir_of("memory") / "memory.kmem.tcp.limit_in_bytes";
+        if (limits.memory_bytes != 0 && fs::exists(tcp, ec))
+            write_cgroup_files(dir_of("memory"), {{"memory.kmem.tcp.limit_in_bytes", std::to_string(limits.memory_bytes)}});
     } catch (...) {
         remove_all();
         throw;

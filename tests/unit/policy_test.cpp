@@ -559,7 +559,7 @@ TEST_CASE("a message names the source as it was given", "[policy]") {
 TEST_CASE("the shipped policy has rules, untrusted as the fallback, and no verification", "[policy]") {
     const Policy policy = parse_policy(jobcell::builtin_policy_text(), "<built-in policy>");
     CHECK(policy.fallback_tier == "untrusted");
-    REQUIRE(policy.rules.size() == 4);
+    REQUIRE(policy.rules.size() == 5);
     for (const auto& rule : policy.rules) {
         CAPTURE(rule.name);
         CHECK(policy.tiers.count(rule.tier) == 1);

@@ -385,7 +385,8 @@ TEST_CASE("the shipped rules, in order, with untrusted as the fallback", "[rules
           std::vector<std::pair<std::string, std::string>>{{"github-base-context-events", "untrusted"},
                                                            {"protected-ref", "trusted"},
                                                            {"unprotected-branch-push", "internal"},
-                                                           {"member-change-request", "internal"}});
+                                                           {"member-change-request", "internal"},
+                                                           {"gitlab-same-project-merge-request", "internal"}});
 }
 
 TEST_CASE("shipped: a push to a protected GitLab branch is trusted", "[rules]") {
@@ -425,7 +426,7 @@ TEST_CASE("shipped: CI_COMMIT_REF_PROTECTED=true set by a merge request is untru
     const Decision decision = decide_shipped(facts);
     CHECK(decision.tier == "untrusted");
     CHECK(decision.rule == fallback_rule);
-    REQUIRE(decision.trace.size() == 4);
+    REQUIRE(decision.trace.size() == 5);
     CHECK_THAT(decision.trace[1].conditions.at(0).got, StartsWith("contradicted: "));
     CHECK(decision.trace[3].conditions.back().fact == "fork");
     CHECK(decision.trace[3].conditions.back().got == "missing");
@@ -451,13 +452,15 @@ TEST_CASE("shipped: a GitLab merge request without SCM verification is untrusted
     Facts facts = gitlab_job("patch-1", "branch", false, true);
     facts.set_untrusted("fork", false, "CUSTOM_ENV_CI_MERGE_REQUEST_SOURCE_PROJECT_ID");
     CHECK(decide_shipped(facts).tier == "untrusted");
-    // Verification shows the same project, but GitLab gives no author association: still untrusted.
+    // Verification shows the same project: GitLab has no author association, so the member
+    // rule cannot match, but gitlab-same-project-merge-request does.
     facts = gitlab_job("patch-1", "branch", false, true);
     facts.set_trusted("fork", false, FactSource::scm_api, "GET /projects/4711/merge_requests/77");
     const Decision decision = decide_shipped(facts);
-    CHECK(decision.tier == "untrusted");
     CHECK(decision.trace.at(3).conditions.back().fact == "author_association");
     CHECK(decision.trace.at(3).conditions.back().got == "missing");
+    CHECK(decision.tier == "internal");
+    CHECK(decision.rule == "gitlab-same-project-merge-request");
 }
 
 TEST_CASE("shipped: a push to a protected GitHub branch is trusted", "[rules]") {
