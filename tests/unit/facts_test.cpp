@@ -2,17 +2,14 @@
 // source may lower it"), and the facts derived after every adapter.
 #include <catch2/catch.hpp>
 
+#include "tests/unit/fact_helpers.hpp"
 #include "launcher/facts.hpp"
 #include "launcher/metadata.hpp"
 
 using namespace jobcell;
+using namespace jobcell::testing;
 
 namespace {
-
-bool usable_is(const Facts& facts, const std::string& name, const FactValue& value) {
-    const Fact* fact = facts.usable(name);
-    return fact != nullptr && fact->value == value;
-}
 
 }  // namespace
 

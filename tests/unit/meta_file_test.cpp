@@ -9,10 +9,12 @@
 #include <fstream>
 #include <map>
 
+#include "tests/unit/fact_helpers.hpp"
 #include "launcher/metadata.hpp"
 #include "sandbox/error.hpp"
 
 using namespace jobcell;
+using namespace jobcell::testing;
 
 namespace {
 
@@ -29,11 +31,6 @@ FileReader one_file(const std::string& text) {
 }
 
 Facts from_file(const std::string& text) { return read_facts({MetaKind::file, kPath}, {}, one_file(text)); }
-
-bool usable_is(const Facts& facts, const std::string& name, const FactValue& value) {
-    const Fact* fact = facts.usable(name);
-    return fact != nullptr && fact->value == value;
-}
 
 }  // namespace
 

@@ -4,24 +4,15 @@
 
 #include <map>
 
+#include "tests/unit/fact_helpers.hpp"
 #include "launcher/metadata.hpp"
 
 using namespace jobcell;
+using namespace jobcell::testing;
 
 namespace {
 
 const std::string kEventPath = "/runner/_temp/event.json";
-
-FileReader fake_reader(std::map<std::string, std::string> files) {
-    return [files = std::move(files)](const std::string& path, std::string& error) -> std::optional<std::string> {
-        const auto found = files.find(path);
-        if (found == files.end()) {
-            error = "ENOENT (No such file or directory)";
-            return std::nullopt;
-        }
-        return found->second;
-    };
-}
 
 EnvList github_env(const std::string& event, const std::string& ref, const std::string& ref_protected) {
     return {{"GITHUB_ACTIONS", "true"},         {"GITHUB_EVENT_NAME", event},
@@ -31,18 +22,6 @@ EnvList github_env(const std::string& event, const std::string& ref, const std::
 
 Facts github(const EnvList& env, const std::string& payload) {
     return read_facts({}, env, fake_reader({{kEventPath, payload}}));
-}
-
-bool usable_is(const Facts& facts, const std::string& name, const FactValue& value) {
-    const Fact* fact = facts.usable(name);
-    return fact != nullptr && fact->value == value;
-}
-
-bool has_warning(const Facts& facts, const std::string& text) {
-    for (const auto& warning : facts.warnings) {
-        if (warning.find(text) != std::string::npos) return true;
-    }
-    return false;
 }
 
 std::string pull_request_payload(const std::string& head_repo, const std::string& association) {

@@ -5,10 +5,12 @@
 
 #include <map>
 
+#include "tests/unit/fact_helpers.hpp"
 #include "launcher/metadata.hpp"
 #include "sandbox/error.hpp"
 
 using namespace jobcell;
+using namespace jobcell::testing;
 
 namespace {
 
@@ -33,18 +35,6 @@ Facts gitlab(const std::string& response, EnvList env) {
     files.files[kPath] = response;
     env.emplace_back("JOB_RESPONSE_FILE", kPath);
     return read_facts({MetaKind::gitlab, {}}, env, files.reader());
-}
-
-bool usable_is(const Facts& facts, const std::string& name, const FactValue& value) {
-    const Fact* fact = facts.usable(name);
-    return fact != nullptr && fact->value == value;
-}
-
-bool has_warning(const Facts& facts, const std::string& text) {
-    for (const auto& warning : facts.warnings) {
-        if (warning.find(text) != std::string::npos) return true;
-    }
-    return false;
 }
 
 // Shapes from ../shared/tiers (gitlab-*), inline so the repository does not depend on them.

@@ -9,11 +9,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/unit/fact_helpers.hpp"
 #include "launcher/metadata.hpp"
 #include "launcher/policy.hpp"
 #include "launcher/rules.hpp"
 
 using namespace jobcell;
+using namespace jobcell::testing;
 using nlohmann::json;
 
 namespace {
@@ -68,14 +70,6 @@ std::vector<std::pair<std::string, std::string>> assignments(const std::string& 
     return out;
 }
 
-FileReader files_from(std::map<std::string, std::string> files) {
-    return [files](const std::string& path, std::string& error) -> std::optional<std::string> {
-        if (auto it = files.find(path); it != files.end()) return it->second;
-        error = "ENOENT (No such file or directory)";
-        return std::nullopt;
-    };
-}
-
 std::string decide_tier(const EnvList& env, const FileReader& read) {
     static const Policy policy = parse_policy(builtin_policy_text(), "<built-in policy>");
     Facts facts = read_facts(MetaRequest{}, env, read);
@@ -113,7 +107,7 @@ TEST_CASE("scenario table: GitLab", "[scenarios]") {
                 env.emplace_back("JOB_RESPONSE_FILE", "/runner/response.json");
             }
             INFO(row.at("why"));
-            CHECK(decide_tier(env, files_from(files)) == row.at("tier"));
+            CHECK(decide_tier(env, fake_reader(files)) == row.at("tier"));
         }
     }
 }
@@ -137,7 +131,7 @@ TEST_CASE("scenario table: GitHub", "[scenarios]") {
                 payload["workflow_run"] = {{"event", "pull_request"}, {"head_repository", head_repo}};
             }
             INFO(row.at("why"));
-            CHECK(decide_tier(env, files_from({{"/runner/event.json", payload.dump()}})) == row.at("tier"));
+            CHECK(decide_tier(env, fake_reader({{"/runner/event.json", payload.dump()}})) == row.at("tier"));
         }
     }
 }

@@ -20,12 +20,14 @@
 #include <mutex>
 #include <thread>
 
+#include "tests/unit/fact_helpers.hpp"
 #include "launcher/metadata.hpp"
 #include "launcher/policy.hpp"
 #include "launcher/scm_verify.hpp"
 #include "launcher/trust.hpp"
 
 using namespace jobcell;
+using namespace jobcell::testing;
 using namespace std::chrono_literals;
 
 namespace {
@@ -208,17 +210,6 @@ ScmVerifyPolicy verify_policy(const std::string& base, const std::string& token_
 
 // --- facts as the adapters produce them --------------------------------------------------------
 
-FileReader fake_reader(std::map<std::string, std::string> files) {
-    return [files = std::move(files)](const std::string& path, std::string& error) -> std::optional<std::string> {
-        const auto found = files.find(path);
-        if (found == files.end()) {
-            error = "ENOENT (No such file or directory)";
-            return std::nullopt;
-        }
-        return found->second;
-    };
-}
-
 const std::string kResponsePath = "/builds/response.json";
 
 Facts gitlab_facts(const std::string& response) {
@@ -300,21 +291,9 @@ const std::string kApprovalsPath = kMrPath + "/approvals";
 
 // --- checks --------------------------------------------------------------------------------------
 
-bool usable_is(const Facts& facts, const std::string& name, const FactValue& value) {
-    const Fact* fact = facts.usable(name);
-    return fact != nullptr && fact->value == value;
-}
-
 bool from_api(const Facts& facts, const std::string& name) {
     const auto found = facts.trusted.find(name);
     return found != facts.trusted.end() && found->second.source == FactSource::scm_api;
-}
-
-bool has_warning(const Facts& facts, const std::string& text) {
-    for (const auto& warning : facts.warnings) {
-        if (warning.find(text) != std::string::npos) return true;
-    }
-    return false;
 }
 
 // Facts in one comparable text: names, values, sources, contradictions, forced reasons.
