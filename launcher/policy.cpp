@@ -19,7 +19,7 @@
 #include <utility>
 #include <vector>
 
-#include <toml++/toml.h>
+#include "launcher/toml.hpp"
 
 #include "launcher/facts.hpp"
 #include "launcher/rules.hpp"
@@ -789,7 +789,24 @@ const TierPolicy& Policy::tier(std::string_view name) const {
     throw Error("unknown tier '" + std::string(name) + "' (policy " + source + " has: " + join(known) + ")");
 }
 
+// toml++ 3.3 reaches __builtin_unreachable() (undefined behaviour) on some non-ASCII text
+// (U+028D, found by tests/fuzz/fuzz_policy.cpp), so it never sees any: a policy is ASCII.
+void require_ascii(std::string_view source, std::string_view text) {
+    toml::source_index line = 1, column = 1;
+    for (char c : text) {
+        if (static_cast<unsigned char>(c) >= 0x80)
+            fail_at(source, {line, column}, "non-ASCII character: a policy file is plain ASCII");
+        if (c == '\n') {
+            ++line;
+            column = 1;
+        } else {
+            ++column;
+        }
+    }
+}
+
 Policy parse_policy(std::string_view text, std::string_view source_name) {
+    require_ascii(source_name, text);
     toml::table document;
     try {
         document = toml::parse(text, std::string(source_name));

@@ -334,8 +334,8 @@ TEST_CASE("other constructs left open point where they began", "[policy]") {
     CHECK_THAT(error_of("version = 1\n[tiers.x]\ndescription = '''\n\n"), StartsWith("p.toml:3:15: "));
     CHECK_THAT(error_of("version = 1\n[tiers.x]\ndescription = \"\"\"a\"\"\"\"\"\nenv_pass = [\n\n"),
                StartsWith("p.toml:4:12: "));
-    // Columns count code points, as toml++'s do.
-    CHECK_THAT(error_of("version = 1\n[tiers.x]\n\"éé\" = [1,\n\n"), StartsWith("p.toml:3:8: "));
+    // A policy is ASCII (see the fuzzing case below), so a non-ASCII key is refused first.
+    CHECK_THAT(error_of("version = 1\n[tiers.x]\n\"éé\" = [1,\n\n"), StartsWith("p.toml:3:2: non-ASCII"));
 }
 
 // --- unknown keys --------------------------------------------------------------------------
@@ -917,4 +917,13 @@ TEST_CASE("load_policy without arguments uses /etc/jobcell/policy.toml or the bu
     } else {
         CHECK(jobcell::load_policy(std::nullopt).source == "<built-in policy>");
     }
+}
+
+TEST_CASE("inputs that tripped toml++ (found by fuzzing) are plain errors", "[policy]") {
+    // "[\n" failed an assertion inside toml++'s parse_key in debug builds.
+    CHECK_THROWS_WITH(jobcell::parse_policy("[\n", "p.toml"), Catch::StartsWith("p.toml:1:2: "));
+    // U+028D reached __builtin_unreachable() in toml++ 3.3: non-ASCII never reaches it.
+    CHECK_THROWS_WITH(jobcell::parse_policy("version = 1\n# caf\xc3\xa9\n", "p.toml"),
+                      Catch::StartsWith("p.toml:2:6: non-ASCII character"));
+    CHECK_THROWS_WITH(jobcell::parse_policy("\xca\x8d", "p.toml"), Catch::StartsWith("p.toml:1:1: non-ASCII"));
 }
