@@ -2,6 +2,7 @@
 
 #include <climits>
 #include <cstdlib>
+#include <filesystem>
 
 #include "sandbox/error.hpp"
 
@@ -41,7 +42,14 @@ SandboxSpec resolve_spec(const Policy& policy, const RunRequest& request, const 
 
     std::string ws = request.workspace.value_or(cwd);
     if (ws.empty() || ws[0] != '/') ws = cwd + "/" + ws;
-    spec.workspace = workspace_realpath(ws);
+    std::string given = std::filesystem::path(ws).lexically_normal().string();
+    if (given.size() > 1 && given.back() == '/') given.pop_back();
+    spec.workspace = workspace_realpath(given);
+    // A symlink on the way could have been planted by an earlier job in a parent workspace and
+    // point anywhere (/root): the workspace is named by its real path or not at all.
+    if (spec.workspace != given)
+        throw Error("workspace " + given + ": its path goes through a symlink (it is really " + spec.workspace +
+                    "); give the real path");
     if (reserved_workspace(spec.workspace, policy.cell))
         throw Error("workspace " + spec.workspace + ": overlaps the cell's own system directories");
 

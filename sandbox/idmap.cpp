@@ -1,6 +1,7 @@
 #include "sandbox/idmap.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -58,12 +59,18 @@ Fd make_mapping_userns(std::uint32_t disk_uid, std::uint32_t disk_gid, std::uint
 
 WorkspaceTree open_workspace_tree(const std::string& dir, std::uint32_t cell_uid, std::uint32_t cell_gid) {
     const std::string what = "workspace " + dir;
+    // Opened once, refusing symlinks, and used by fd from then on: nothing can be swapped in
+    // between the check and the mount.
+    open_how how{};
+    how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    Fd dir_fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof how)));
+    if (!dir_fd.valid()) throw_errno(what);
     struct stat st {};
-    if (::stat(dir.c_str(), &st) != 0) throw_errno(what);
-    if (!S_ISDIR(st.st_mode)) throw Error(what + ": not a directory");
+    if (::fstat(dir_fd.get(), &st) != 0) throw_errno(what);
 
     WorkspaceTree ws;
-    ws.tree.reset(::open_tree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+    ws.tree.reset(::open_tree(dir_fd.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
     if (!ws.tree.valid()) throw_errno(what + ": clone mount");
 
     Fd userns = make_mapping_userns(st.st_uid, st.st_gid, cell_uid, cell_gid);

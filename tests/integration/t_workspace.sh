@@ -26,9 +26,15 @@ test_symlinks_in_the_workspace_stay_inside() {  # runc CVE-2021-30465 class
   expect_no_out '^(work|srv|opt)$'
 }
 
-test_workspace_path_with_symlinked_parent() {
-  mkdir -p "$WS/real/ws"; ln -s "$WS/real" "$WS/link"
-  "$JOBCELL" run --workspace "$WS/link/ws" --tier untrusted -- /bin/pwd >"$OUT" 2>"$ERR"; RC=$?
+test_workspace_path_through_a_symlink_is_refused() {  # a previous job's symlink must not pick the workspace
+  mkdir -p "$WS/real/ws"; ln -s "$WS/real" "$WS/link"; ln -s /root "$WS/to-root"
+  "$JOBCELL" run --workspace "$WS/link/ws" --tier untrusted -- touch ran >"$OUT" 2>"$ERR"; RC=$?
+  expect_rc 125
+  expect_err "goes through a symlink \(it is really $WS/real/ws\)"
+  "$JOBCELL" run --workspace "$WS/to-root" --tier untrusted -- touch ran >"$OUT" 2>"$ERR"; RC=$?
+  expect_rc 125
+  [ ! -e /root/ran ] && [ ! -e "$WS/real/ws/ran" ] || fail "the job ran"
+  "$JOBCELL" run --workspace "$WS/real/./ws/" --tier untrusted -- /bin/pwd >"$OUT" 2>"$ERR"; RC=$?
   expect_rc 0
   expect_out "^$WS/real/ws\$"
 }

@@ -99,3 +99,13 @@ TEST_CASE("the dry-run JSON never prints a secret value", "[spec]") {
     CHECK(json["tier"] == "trusted");
     CHECK(json["limits"]["memory"] == "8 GiB");
 }
+
+TEST_CASE("a workspace is named by its real path: no symlink on the way", "[spec]") {
+    auto through_link = [](const std::string& p) -> std::string { return p == "/builds/link/ws" ? "/root" : p; };
+    RunRequest r = request_for({"true"});
+    r.workspace = "/builds/link/ws";
+    CHECK_THROWS_WITH(resolve_spec(shipped(), r, {}, "/w", through_link),
+                      Catch::Contains("goes through a symlink (it is really /root)"));
+    r.workspace = "/builds/./x//y/../ws/";  // only spelled differently: fine
+    CHECK(resolve_spec(shipped(), r, {}, "/w", through_link).workspace == "/builds/x/ws");
+}
