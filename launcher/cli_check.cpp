@@ -11,7 +11,7 @@ namespace jobcell {
 CommandAction add_check_command(CLI::App& app) {
     auto policy_path = std::make_shared<std::optional<std::string>>();
     CLI::App* cmd = app.add_subcommand("check", "Validate a policy (exit 0 when it is usable, 125 when not)");
-    cmd->add_option("--policy", *policy_path, "Policy file (default: /etc/jobcell/policy.toml, else built-in)");
+    add_policy_option(cmd, *policy_path);
     return [policy_path](const std::vector<std::string>&) {
         Policy policy = load_policy(*policy_path);
         std::cout << policy.source << ": ok, tiers:";

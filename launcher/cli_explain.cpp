@@ -23,8 +23,8 @@ struct ExplainArgs {
 CommandAction add_explain_command(CLI::App& app) {
     auto args = std::make_shared<ExplainArgs>();
     CLI::App* cmd = app.add_subcommand("explain", "Show the facts about this job, every rule tried, and the tier chosen");
-    cmd->add_option("--policy", args->policy, "Policy file (default: /etc/jobcell/policy.toml, else built-in)");
-    cmd->add_option("--meta", args->meta, "Metadata: auto, gitlab, github, file:PATH or none (default: auto)");
+    add_policy_option(cmd, args->policy);
+    add_meta_option(cmd, args->meta);
     cmd->add_flag("--json", args->json, "One JSON object: tier, rule, facts, trace, ...");
     return [args](const std::vector<std::string>&) {
         Policy policy = load_policy(args->policy);

@@ -126,9 +126,9 @@ int run(const RunArgs& args) {
 CommandAction add_run_command(CLI::App& app) {
     auto args = std::make_shared<RunArgs>();
     CLI::App* cmd = app.add_subcommand("run", "Run a job in a throwaway cell: jobcell run [OPTIONS] -- COMMAND [ARG...]");
-    cmd->add_option("--policy", args->policy, "Policy file (default: /etc/jobcell/policy.toml, else built-in)");
+    add_policy_option(cmd, args->policy);
     cmd->add_option("--tier", args->tier, "Tier: auto (chosen from the job's metadata by the policy's rules) or a tier name (default: auto)");
-    cmd->add_option("--meta", args->meta, "Metadata for --tier auto: auto, gitlab, github, file:PATH or none (default: auto)");
+    add_meta_option(cmd, args->meta);
     cmd->add_option("--workspace", args->workspace, "Directory bound read-write at the same path; the job starts there (default: .)");
     cmd->add_option("--env", args->env, "NAME=VALUE, or NAME to copy it from jobcell's environment (repeatable)")->allow_extra_args(false);
     cmd->add_option("--timeout", args->timeout, "Wall-clock limit, e.g. 90s, 10m, 1h30m");

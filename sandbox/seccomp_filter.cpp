@@ -2,6 +2,9 @@
 
 #include <linux/filter.h>
 #include <seccomp.h>
+#include <linux/seccomp.h>
+#include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -124,8 +127,11 @@ SeccompFilter::SeccompFilter(const std::vector<SyscallRule>& rules) : ctx_(nullp
               "add rule for '" + name + "' (" + std::string(rule.why) + ")");
     }
 
-    if (seccomp_arch_native() == SCMP_ARCH_X86_64 &&
-        !has_x32_guard(export_text(ctx.get(), seccomp_export_bpf, "BPF export"))) {
+    // The program is generated once, here: the one checked below is the one load() installs,
+    // and the freshly cloned cell does no BPF generation (nor allocation) of its own.
+    bpf_ = export_text(ctx.get(), seccomp_export_bpf, "BPF export");
+    if (bpf_.empty() || bpf_.size() % sizeof(sock_filter) != 0) throw Error("seccomp: BPF export is malformed");
+    if (seccomp_arch_native() == SCMP_ARCH_X86_64 && !has_x32_guard(bpf_)) {
         throw Error("seccomp: libseccomp emitted no x32 guard; x32 syscalls could bypass rules");
     }
     ctx_ = ctx.release();
@@ -133,15 +139,20 @@ SeccompFilter::SeccompFilter(const std::vector<SyscallRule>& rules) : ctx_(nullp
 
 SeccompFilter::~SeccompFilter() { seccomp_release(static_cast<scmp_filter_ctx>(ctx_)); }
 
-int SeccompFilter::load() const { return seccomp_load(static_cast<scmp_filter_ctx>(ctx_)); }
+int SeccompFilter::load() const {
+    // As libseccomp's own load does: no_new_privs first, so no privilege is needed to filter.
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+    sock_fprog program{};
+    program.len = static_cast<unsigned short>(bpf_.size() / sizeof(sock_filter));
+    program.filter = reinterpret_cast<sock_filter*>(const_cast<char*>(bpf_.data()));
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &program) != 0) return -errno;
+    return 0;
+}
 
 std::string SeccompFilter::to_pfc() const {
     return export_text(ctx_, seccomp_export_pfc, "PFC export");
 }
 
-std::vector<std::uint8_t> SeccompFilter::to_bpf() const {
-    const std::string bpf = export_text(ctx_, seccomp_export_bpf, "BPF export");
-    return {bpf.begin(), bpf.end()};
-}
+std::vector<std::uint8_t> SeccompFilter::to_bpf() const { return {bpf_.begin(), bpf_.end()}; }
 
 }  // namespace jobcell

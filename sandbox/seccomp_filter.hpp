@@ -28,6 +28,7 @@ public:
 
 private:
     void* ctx_;
+    std::string bpf_;  // the generated program (sock_filter array), checked and loaded as is
 };
 
 }  // namespace jobcell
