@@ -34,13 +34,6 @@ std::string cpu_quota_usec(double cpus) {
     return std::to_string(std::max(quota, kMinCpuQuotaUsec));
 }
 
-struct Fd {
-    int fd;
-    ~Fd() {
-        if (fd >= 0) close(fd);
-    }
-};
-
 int pidfd_open(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
 int pidfd_kill(int pidfd) {
     return static_cast<int>(syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0));
@@ -124,15 +117,15 @@ void write_cgroup_files(const fs::path& dir,
 // ---- file helpers ----
 
 std::optional<std::string> read_cgroup_file_if_exists(const fs::path& file) {
-    Fd fd{open(file.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (fd.fd < 0) {
+    Fd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
         if (errno == ENOENT) return std::nullopt;
         throw_errno("cgroup: read " + file.string());
     }
     std::string text;
     char buf[4096];
     for (;;) {
-        const ssize_t n = read(fd.fd, buf, sizeof buf);
+        const ssize_t n = read(fd.get(), buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
         // A cgroup removed under us reads as ENODEV.
         if (n < 0 && errno == ENODEV) return std::nullopt;
@@ -152,11 +145,11 @@ std::string read_cgroup_file(const fs::path& file) {
 void write_cgroup_file(const fs::path& file, std::string_view value) {
     const std::string context = "cgroup: write " + file.string() + " = " + std::string(value);
     // No O_CREAT: a misspelt control file must fail, not appear.
-    Fd fd{open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC)};
-    if (fd.fd < 0) throw_errno(context);
+    Fd fd(open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+    if (!fd.valid()) throw_errno(context);
     ssize_t n;
     do {
-        n = write(fd.fd, value.data(), value.size());
+        n = write(fd.get(), value.data(), value.size());
     } while (n < 0 && errno == EINTR);
     if (n < 0) throw_errno(context);
     if (static_cast<std::size_t>(n) != value.size()) throw_errno(context + " (short write)", EIO);
@@ -204,12 +197,12 @@ bool kill_cgroup_procs(const std::vector<fs::path>& dirs, std::chrono::milliseco
         // Pin each process with a pidfd, then re-read membership: a pid still listed after its
         // pidfd was opened is that process (or the pidfd's process is dead and the signal goes
         // nowhere). A pid recycled by an unrelated process is never signalled.
-        std::vector<std::pair<pid_t, int>> pinned;
+        std::vector<std::pair<pid_t, Fd>> pinned;
         bool have_pidfd = true;
         for (pid_t pid : listed) {
-            const int fd = pidfd_open(pid);
-            if (fd >= 0) {
-                pinned.emplace_back(pid, fd);
+            Fd fd(pidfd_open(pid));
+            if (fd.valid()) {
+                pinned.emplace_back(pid, std::move(fd));
             } else if (errno == ENOSYS) {
                 have_pidfd = false;
                 break;
@@ -218,12 +211,11 @@ bool kill_cgroup_procs(const std::vector<fs::path>& dirs, std::chrono::milliseco
         if (have_pidfd) {
             const std::set<pid_t> still = procs_of(dirs);
             for (const auto& [pid, fd] : pinned) {
-                if (still.count(pid) != 0) pidfd_kill(fd);
+                if (still.count(pid) != 0) pidfd_kill(fd.get());
             }
         } else {
             for (pid_t pid : listed) kill(pid, SIGKILL);  // kernels before 5.3
         }
-        for (const auto& [pid, fd] : pinned) close(fd);
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
 }

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "sandbox/cgroup.hpp"
+#include "sandbox/fd.hpp"
 
 namespace jobcell {
 
@@ -52,7 +53,7 @@ public:
     CgroupV2& operator=(const CgroupV2&) = delete;
 
     void add_process(pid_t pid) override;
-    int clone_into_fd() const override { return dir_fd_; }
+    int clone_into_fd() const override { return dir_fd_.get(); }
     CgroupUsage usage() const override;
     void kill_all() override;
     CgroupVersion version() const override { return CgroupVersion::v2; }
@@ -60,7 +61,7 @@ public:
 
 private:
     std::filesystem::path dir_;
-    int dir_fd_ = -1;
+    Fd dir_fd_;
 };
 
 class CgroupV1 final : public CellCgroup {

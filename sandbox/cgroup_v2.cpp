@@ -60,8 +60,8 @@ CgroupV2::CgroupV2(const fs::path& root, const std::vector<std::string>& root_co
     try {
         std::error_code ec;
         write_cgroup_files(dir_, v2_limit_files(limits, fs::exists(dir_ / "memory.swap.max", ec)));
-        dir_fd_ = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dir_fd_ < 0) throw_errno("cgroup: open " + dir_.string());
+        dir_fd_.reset(open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!dir_fd_.valid()) throw_errno("cgroup: open " + dir_.string());
     } catch (...) {
         remove_cgroup_dir(dir_, 1s);
         throw;
@@ -74,7 +74,7 @@ CgroupV2::~CgroupV2() {
     } catch (...) {
         // Best effort: rmdir below fails (and leaves the directory for gc) if anything survived.
     }
-    if (dir_fd_ >= 0) close(dir_fd_);
+    dir_fd_.reset();
     try {
         remove_cgroup_dir(dir_, 1s);
     } catch (...) {
