@@ -47,6 +47,12 @@ nlohmann::json audit_record(const SandboxSpec& spec, const RunResult* result, co
     record["oom_kills"] = result->usage.oom_kills;
     record["cgroup"] = result->cgroup_version;
     record["workspace_idmapped"] = result->workspace_idmapped;
+    nlohmann::json network = {{"mode", spec.network}, {"allow", spec.allow}};
+    if (result->network) {
+        network.update(nlohmann::json::parse(accounting_to_json(*result->network)));
+        network["cell_address"] = result->cell_address;
+    }
+    record["network"] = network;
     return record;
 }
 

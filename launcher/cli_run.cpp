@@ -24,7 +24,8 @@ namespace jobcell {
 namespace {
 
 struct RunArgs {
-    std::optional<std::string> policy, workspace, timeout, kill_grace, memory, tmpfs_size, audit;
+    std::optional<std::string> policy, workspace, timeout, kill_grace, memory, tmpfs_size, audit, net;
+    std::vector<std::string> allow;
     std::optional<std::uint64_t> pids;
     std::optional<double> cpus;
     std::vector<std::string> env;
@@ -51,7 +52,34 @@ std::string current_dir() {
     return buf;
 }
 
+// One line for the job log when the cell tried to reach what it may not: the operator sees
+// what to allow (or what to worry about) without reading the audit record.
+void report_denied_egress(const NetworkAccounting& network) {
+    std::uint64_t total = 0;
+    std::string reasons;
+    for (const auto& [counter, packets] : network.denied) {
+        if (packets == 0) continue;
+        total += packets;
+        reasons += (reasons.empty() ? "" : ", ") + counter + " " + std::to_string(packets);
+    }
+    if (total > 0) {
+        std::string where;
+        for (std::size_t i = 0; i < network.denied_destinations.size() && i < 8; ++i)
+            where += (i ? "; " : "") + network.denied_destinations[i];
+        spdlog::warn("egress denied: {} packet{} ({}){}{}", total, total == 1 ? "" : "s", reasons,
+                     where.empty() ? "" : " to ", where);
+    }
+    if (network.dns.refused > 0) {
+        std::string names;
+        for (std::size_t i = 0; i < network.dns.refused_names.size() && i < 8; ++i)
+            names += (i ? ", " : "") + network.dns.refused_names[i];
+        spdlog::warn("dns refused {} question{} for names off the allowlist: {}", network.dns.refused,
+                     network.dns.refused == 1 ? "" : "s", names);
+    }
+}
+
 void report(const SandboxSpec& spec, const RunResult& result) {
+    if (result.network) report_denied_egress(*result.network);
     if (!result.workspace_note.empty())
         spdlog::warn("workspace {}: {}", spec.workspace, result.workspace_note);
     if (result.oom_killed)
@@ -80,6 +108,8 @@ int run(const RunArgs& args) {
     request.pids = args.pids;
     request.cpus = args.cpus;
     request.command = args.command;
+    request.network = args.net;
+    request.allow = args.allow;
     const MetaRequest meta = parse_meta_request(args.meta);
     Policy policy = load_policy(args.policy);
     const EnvList host_env = parse_environ(environ);
@@ -137,6 +167,10 @@ CommandAction add_run_command(CLI::App& app) {
     cmd->add_option("--pids", args->pids, "Process limit")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{4194304}));
     cmd->add_option("--cpus", args->cpus, "CPU limit in cores, e.g. 1.5")->check(CLI::Range(0.01, 1024.0));
     cmd->add_option("--tmpfs-size", args->tmpfs_size, "Size of /tmp and of $HOME, each");
+    cmd->add_option("--net", args->net, "Network: none (loopback only), allowlist (only --allow and the tier's list), open (all but the always-deny list)")
+        ->check(CLI::IsMember({"none", "allowlist", "open"}));
+    cmd->add_option("--allow", args->allow, "Allow egress to HOST[:PORT], *.SUFFIX[:PORT], CIDR[:PORT] or [IPV6CIDR][:PORT]; a port may be N-M (repeatable)")
+        ->allow_extra_args(false);
     cmd->add_option("--audit", args->audit, "Append one JSON audit record to FILE");
     cmd->add_flag("--dry-run", args->dry_run, "Print the resolved cell as JSON and start nothing");
     cmd->add_flag("-v,--verbose", args->verbose, "Say more on stderr");

@@ -3,6 +3,7 @@
 // fixing a policy never has to guess which of three similar tiers is meant.
 #include "launcher/policy.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -24,6 +25,8 @@
 #include "launcher/facts.hpp"
 #include "launcher/rules.hpp"
 #include "launcher/units.hpp"
+#include "net/address_pool.hpp"
+#include "net/allowlist.hpp"
 #include "sandbox/error.hpp"
 
 namespace jobcell {
@@ -282,6 +285,27 @@ std::vector<std::string> read_strings(const Field& field, Check&& check) {
 
 using Problem = std::optional<std::string>;
 
+Problem allow_entry_problem(std::string_view entry) {
+    try {
+        parse_allow_entry(entry);
+        return std::nullopt;
+    } catch (const Error& e) {
+        // "allow entry 'X': why" -> "why": the reader already names the entry.
+        std::string_view message = e.what();
+        const std::string prefix = "allow entry '" + std::string(entry) + "': ";
+        if (message.substr(0, prefix.size()) == prefix) message.remove_prefix(prefix.size());
+        return std::string(message);
+    }
+}
+
+Problem ip_address_problem(std::string_view text) {
+    unsigned char buf[16];
+    const std::string address(text);
+    if (::inet_pton(AF_INET, address.c_str(), buf) == 1 || ::inet_pton(AF_INET6, address.c_str(), buf) == 1)
+        return std::nullopt;
+    return "expected an IPv4 or IPv6 address";
+}
+
 bool is_env_name(std::string_view name) {
     const auto head = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; };
     const auto tail = [&](char c) { return head(c) || (c >= '0' && c <= '9'); };
@@ -485,7 +509,7 @@ const std::array<KeyReader<CellPolicy>, 8> cell_readers{{
      }},
 }};
 
-const std::array<KeyReader<TierPolicy>, 12> tier_readers{{
+const std::array<KeyReader<TierPolicy>, 13> tier_readers{{
     {"description", [](const Field& f, TierPolicy& t) { t.description = read_string(f); }},
     {"timeout", [](const Field& f, TierPolicy& t) { t.limits.timeout = read_duration(f); }},
     {"kill_grace", [](const Field& f, TierPolicy& t) { t.limits.kill_grace = read_duration(f); }},
@@ -501,6 +525,7 @@ const std::array<KeyReader<TierPolicy>, 12> tier_readers{{
              f.fail("'" + t.network + "': expected one of none, allowlist, open");
          }
      }},
+    {"allow", [](const Field& f, TierPolicy& t) { t.allow = read_strings(f, allow_entry_problem); }},
     {"env_pass", [](const Field& f, TierPolicy& t) { t.env_pass = read_strings(f, env_pattern_problem); }},
     {"env_set", [](const Field& f, TierPolicy& t) { t.env_set = read_env_set(f); }},
     {"seccomp",
@@ -722,6 +747,20 @@ const std::array<KeyReader<ScmVerifyPolicy>, 5> verify_readers{{
      }},
 }};
 
+const std::array<KeyReader<NetworkPlumbing>, 3> network_readers{{
+    {"pool4",
+     [](const Field& f, NetworkPlumbing& n) {
+         n.pool4 = read_string(f);
+         if (auto problem = pool_problem(n.pool4, false); !problem.empty()) f.fail("'" + n.pool4 + "': " + problem);
+     }},
+    {"pool6",
+     [](const Field& f, NetworkPlumbing& n) {
+         n.pool6 = read_string(f);
+         if (auto problem = pool_problem(n.pool6, true); !problem.empty()) f.fail("'" + n.pool6 + "': " + problem);
+     }},
+    {"resolvers", [](const Field& f, NetworkPlumbing& n) { n.resolvers = read_strings(f, ip_address_problem); }},
+}};
+
 ScmVerifyPolicy read_verify(const Field& field) {
     ScmVerifyPolicy verify;
     read_table(field.source, as_table(field), "verify.", "in [verify]", verify_readers, verify);
@@ -816,7 +855,7 @@ Policy parse_policy(std::string_view text, std::string_view source_name) {
     check_version(source_name, document);
     PolicyReading reading;
     reading.policy.source = source_name;
-    const std::array<KeyReader<PolicyReading>, 6> top_readers{{
+    const std::array<KeyReader<PolicyReading>, 7> top_readers{{
         {"version", [](const Field&, PolicyReading&) {}},  // checked first, by check_version
         {"cell",
          [](const Field& f, PolicyReading& r) {
@@ -830,6 +869,10 @@ Policy parse_policy(std::string_view text, std::string_view source_name) {
          }},
         {"rules", [](const Field& f, PolicyReading& r) { read_rules(f, r); }},
         {"verify", [](const Field& f, PolicyReading& r) { r.policy.verify = read_verify(f); }},
+        {"network",
+         [](const Field& f, PolicyReading& r) {
+             read_table(f.source, as_table(f), "network.", "in [network]", network_readers, r.policy.network);
+         }},
     }};
     read_table(source_name, document, "", "at the top level", top_readers, reading);
     if (reading.policy.tiers.empty())

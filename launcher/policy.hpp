@@ -22,6 +22,7 @@ struct TierPolicy {
     std::string description;
     CellLimits limits;
     std::string network = "none";
+    std::vector<std::string> allow;  // egress allowlist entries (net/allowlist.hpp)
     // Host environment variables the job may receive (exact names, or a prefix ending in '*').
     std::vector<std::string> env_pass;
     // Variables set for the job, in file order.
@@ -58,6 +59,7 @@ struct Policy {
     std::vector<Rule> rules;
     std::string fallback_tier = "untrusted";
     ScmVerifyPolicy verify;
+    NetworkPlumbing network;
 
     const TierPolicy& tier(std::string_view name) const;  // throws Error naming known tiers
 };

@@ -40,6 +40,7 @@ nlohmann::json spec_to_json(const SandboxSpec& spec) {
           {"timeout", l.timeout.count() ? nlohmann::json(format_duration(l.timeout)) : nlohmann::json("none")},
           {"kill_grace", format_duration(l.kill_grace)}}},
         {"network", spec.network},
+        {"allow", spec.allow},
         {"system_dirs", spec.system_dirs},
         {"host_etc", spec.host_etc},
         {"hostname", spec.hostname},

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "net/allowlist.hpp"
 #include "sandbox/error.hpp"
 
 namespace jobcell {
@@ -61,7 +62,16 @@ SandboxSpec resolve_spec(const Policy& policy, const RunRequest& request, const 
     if (request.cpus) spec.limits.cpus = *request.cpus;
     if (request.tmpfs_bytes) spec.limits.tmpfs_bytes = *request.tmpfs_bytes;
 
-    spec.network = tier.network;
+    spec.network = request.network.value_or(tier.network);
+    spec.allow = tier.allow;
+    for (const auto& entry : request.allow) {
+        parse_allow_entry(entry);  // throws "allow entry 'X': why"
+        spec.allow.push_back(entry);
+    }
+    if (!request.allow.empty() && spec.network != "allowlist")
+        throw Error("--allow: the network of this run is \"" + spec.network +
+                    "\", which has no allowlist; add --net allowlist");
+    spec.plumbing = policy.network;
     spec.system_dirs = policy.cell.system_dirs;
     spec.host_etc = policy.cell.host_etc;
     spec.hostname = policy.cell.hostname;

@@ -25,6 +25,8 @@ struct RunRequest {
     std::optional<std::uint64_t> pids;
     std::optional<double> cpus;
     std::optional<std::uint64_t> tmpfs_bytes;
+    std::optional<std::string> network;  // --net none|allowlist|open
+    std::vector<std::string> allow;      // --allow ENTRY, added to the tier's allowlist
     std::vector<std::string> command;
 };
 

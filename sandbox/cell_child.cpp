@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/cell_inside.hpp"
 #include "sandbox/error.hpp"
 #include "sandbox/fd.hpp"
 #include "sandbox/privileges.hpp"
@@ -53,11 +54,14 @@ void set_up_cell(const ChildContext& ctx) {
     if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) throw_errno("sethostname");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         throw_errno("make mounts private");
+    CellNetworkInside network(*ctx.net);  // needs the host's /proc: before the new root
     build_rootfs(spec, ctx.workspace_fd, *ctx.etc);
     bring_up_loopback();
     // The supervisor moves us into the cell's cgroup while we build (on cgroup v1 that move
-    // waits for an RCU grace period, several milliseconds); nothing of the job runs before it.
+    // waits for an RCU grace period, several milliseconds) and plugs in the veth; nothing of
+    // the job runs before it.
     if (!wait_for_byte(ctx.release_fd)) ::_exit(125);
+    network.configure();
     // That cgroup becomes the root of our cgroup namespace.
     if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare cgroup namespace");
     drop_privileges(spec.user);

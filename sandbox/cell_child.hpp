@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "net/cell_net_config.hpp"
 #include "sandbox/etc_files.hpp"
 #include "sandbox/seccomp_filter.hpp"
 #include "sandbox/spec.hpp"
@@ -17,6 +18,7 @@ struct ChildContext {
     const SandboxSpec* spec = nullptr;
     const SeccompFilter* filter = nullptr;
     const std::vector<GeneratedFile>* etc = nullptr;
+    const CellNetConfig* net = nullptr;  // veth == false: loopback only
     int release_fd = -1;    // one byte once the id maps are written, one more once in the cgroup
     int error_fd = -1;      // close-on-exec: EOF without text means the init was executed
     int init_fd = -1;       // sealed memfd holding jobcell-init

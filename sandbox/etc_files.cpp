@@ -10,7 +10,13 @@ std::vector<GeneratedFile> generated_etc(const SandboxSpec& spec) {
     const std::string uid = std::to_string(u.uid);
     const std::string gid = std::to_string(u.gid);
     std::string resolv = "# jobcell: network \"" + spec.network + "\"\n";
-    if (spec.network == "none") resolv += "# this cell has loopback only; no name server\n";
+    if (spec.network == "none") {
+        resolv += "# this cell has loopback only; no name server\n";
+    } else {
+        // jobcell's DNS forwarder on the cell's loopback (net/dns_process.hpp): it answers
+        // only what the cell may reach; no other name server is reachable from the cell.
+        resolv += "nameserver 127.0.0.53\n";
+    }
     return {
         {"passwd", "root:x:0:0:root:/root:/usr/sbin/nologin\n" + u.name + ":x:" + uid + ":" + gid +
                        ":CI job:" + u.home + ":/bin/bash\n" +

@@ -29,6 +29,16 @@ struct JobUser {
     std::string home = "/home/job";
 };
 
+// How cells with a network get their addresses and their names (the policy's [network]).
+struct NetworkPlumbing {
+    // Each cell takes a /30 from pool4 and a /126 from pool6 (host side first, cell second),
+    // unique among the cells running at the same time on this host.
+    std::string pool4 = "10.211.0.0/16";
+    std::string pool6 = "fd6a:6f62:636c::/64";
+    // The resolvers the DNS forwarder asks; empty: the nameservers of the host's resolv.conf.
+    std::vector<std::string> resolvers;
+};
+
 struct SandboxSpec {
     std::string tier;
     std::vector<std::string> command;
@@ -36,7 +46,11 @@ struct SandboxSpec {
     // The job's entire environment, in order. Nothing else reaches the job.
     std::vector<std::pair<std::string, std::string>> env;
     CellLimits limits;
-    std::string network = "none";  // this issue: "none" (loopback only)
+    // "none": loopback only; "allowlist": veth + NAT, only `allow` (and always-deny list
+    // first); "open": veth + NAT with only the always-deny list (net/ruleset.hpp).
+    std::string network = "none";
+    std::vector<std::string> allow;  // allowlist entries as written (net/allowlist.hpp)
+    NetworkPlumbing plumbing;
     // Host directories bound read-only at the same path (or recreated as the same symlink).
     std::vector<std::string> system_dirs;
     // Entries under the host's /etc made visible read-only (files, dirs or symlinks).

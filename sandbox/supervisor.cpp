@@ -15,6 +15,7 @@
 #include <optional>
 #include <random>
 
+#include "net/host_network.hpp"
 #include "sandbox/cell_child.hpp"
 #include "sandbox/error.hpp"
 #include "sandbox/fd.hpp"
@@ -134,6 +135,31 @@ void write_id_maps(pid_t pid, std::uint32_t base) {
     write_file(proc + "/gid_map", map);
 }
 
+Fd open_namespace(pid_t pid, const char* name) {
+    const std::string path = "/proc/" + std::to_string(pid) + "/ns/" + name;
+    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) throw_errno("open " + path);
+    return fd;
+}
+
+// The cell's veth and NAT, then its DNS forwarder; both before the job can run.
+std::unique_ptr<DnsForwarderProcess> plug_in_network(HostNetwork& network, bool open,
+                                                     const std::vector<sockaddr_storage>& resolvers, pid_t cell) {
+    Fd netns = open_namespace(cell, "net");
+    Fd userns = open_namespace(cell, "user");
+    network.attach(netns.get());
+    DnsProcessSetup setup;
+    setup.gate.entries = network.entries();
+    setup.gate.entry_group = network.ruleset().entry_group;
+    setup.gate.host_addresses = network.host_addresses();
+    setup.gate.every_name = open;
+    setup.groups = network.ruleset().groups;
+    setup.resolvers = resolvers;
+    setup.cell_netns_fd = netns.get();
+    setup.cell_userns_fd = userns.get();
+    return std::make_unique<DnsForwarderProcess>(setup);
+}
+
 std::vector<char*> c_strings(std::vector<std::string>& strings) {
     std::vector<char*> out;
     for (auto& s : strings) out.push_back(s.data());
@@ -148,9 +174,6 @@ RunResult run_cell(const SandboxSpec& spec) {
         throw Error("rootless mode is not supported yet: run jobcell as root (it maps every cell to an unprivileged uid range)");
     if (spec.command.empty()) throw Error("no command to run");
     if (spec.id_base == 0) throw Error("id_base 0 would make the cell's root the host's root");
-    if (spec.network != "none")
-        throw Error("tier " + spec.tier + ": network \"" + spec.network +
-                    "\" is not available in this version (cells get loopback only); use network = \"none\"");
     const auto started = Clock::now();
     RunResult result;
 
@@ -168,6 +191,15 @@ RunResult run_cell(const SandboxSpec& spec) {
     result.workspace_note = workspace.note;
     SeccompFilter filter(seccomp_profile(spec.seccomp_profile));
     std::vector<GeneratedFile> etc = generated_etc(spec);
+    // A cell with a network leases its addresses now; the veth follows once the cell exists.
+    static const CellNetConfig loopback_only;
+    std::unique_ptr<HostNetwork> network;
+    std::vector<sockaddr_storage> resolvers;
+    if (spec.network != "none") {
+        network = std::make_unique<HostNetwork>(spec);
+        resolvers = upstream_resolvers(spec.plumbing.resolvers);
+        result.cell_address = network->cell_config().addresses.cell4;
+    }
 
     std::vector<std::string> argv_strings{"jobcell-init"};
     argv_strings.insert(argv_strings.end(), spec.command.begin(), spec.command.end());
@@ -182,6 +214,7 @@ RunResult run_cell(const SandboxSpec& spec) {
     ctx.spec = &spec;
     ctx.filter = &filter;
     ctx.etc = &etc;
+    ctx.net = network ? &network->cell_config() : &loopback_only;
     ctx.release_fd = release.read.get();
     ctx.error_fd = errors.write.get();
     ctx.init_fd = init.get();
@@ -198,6 +231,8 @@ RunResult run_cell(const SandboxSpec& spec) {
     // already gave up; its reason is on the error pipe.
     bool released = write_all(release.write.get(), "g", 1);
     if (released && cgroup->clone_into_fd() < 0) cgroup->add_process(cell->pid());
+    std::unique_ptr<DnsForwarderProcess> dns;
+    if (released && network) dns = plug_in_network(*network, spec.network == "open", resolvers, cell->pid());
     if (released) write_all(release.write.get(), "c", 1);
     release.write.reset();
     if (std::string failure = read_all(errors.read.get()); !failure.empty()) throw Error(failure);
@@ -245,6 +280,8 @@ RunResult run_cell(const SandboxSpec& spec) {
         }
     }
     siginfo_t info = cell->wait();
+    if (dns) result.network = dns->stop();
+    network.reset();  // the veth and the NAT table go
     int code = info.si_status;
     if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
         result.init_signal = info.si_status;

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 
+#include "net/dns_process.hpp"
 #include "sandbox/cgroup.hpp"
 #include "sandbox/spec.hpp"
 
@@ -23,6 +25,9 @@ struct RunResult {
     std::string cgroup_version;  // "v1" or "v2"
     bool workspace_idmapped = false;
     std::string workspace_note;
+    // Cells with a network: what the ruleset denied and the DNS forwarder did.
+    std::optional<NetworkAccounting> network;
+    std::string cell_address;  // the cell's IPv4 address on its veth
     std::chrono::milliseconds wall{0};
     // Where the wall time went, in microseconds: building the cell (up to the init's exec),
     // the job, and removing the cell afterwards.
