@@ -312,6 +312,11 @@ test_audit_counts_denied_egress() {
     connect 169.254.169.254 80 connect 192.0.2.2 8000 connect 10.99.0.2 8000 resolve other.example
   expect_rc 0
   expect_probe "http allowed.example:80" server=allowed.example:80
+  # what the job log says (docs/network.md)
+  expect_err '^jobcell: egress denied: [0-9]+ packets \((denied_[a-z]+ [0-9]+(, )?)+\) to .*203\.0\.113\.20 tcp 80'
+  expect_err '169\.254\.169\.254 tcp 80'
+  expect_err '^jobcell: dns: refused other\.example \(A\): not on the allowlist$'
+  expect_err '^jobcell: dns refused 2 questions for names off the allowlist: other\.example \(A\), other\.example \(AAAA\)$'
   [ -s "$WS/audit.json" ] || fail "no audit record"
   python3 - "$WS/audit.json" >"$OUT" 2>"$ERR" <<'EOF'
 import json, sys
