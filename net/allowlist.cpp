@@ -6,6 +6,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -27,16 +28,8 @@ constexpr std::size_t kMaxName = 253;
     throw Error(message);
 }
 
-bool is_digit(char c) {
-    return c >= '0' && c <= '9';
-}
-
 bool all_digits(std::string_view s) {
-    if (s.empty()) return false;
-    for (char c : s) {
-        if (!is_digit(c)) return false;
-    }
-    return true;
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 char lower(char c) {
@@ -44,7 +37,7 @@ char lower(char c) {
 }
 
 bool name_char(char c) {
-    return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
 // Why `name` (already lower case, trailing dot dropped) is not a plain host name; "" when it is.

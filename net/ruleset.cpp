@@ -206,6 +206,13 @@ std::string go_drop(std::string_view counter) {
     return "goto drop_" + name.substr(name.find('_') + 1);
 }
 
+// Both families' sets of a kind ("never": @never4, @never6) to the drop chain for `counter`.
+void drop_sets(Script& s, std::string_view kind, std::string_view counter) {
+    const std::string set(kind);
+    s.line(2, "ip daddr @" + set + "4 " + go_drop(counter));
+    s.line(2, "ip6 daddr @" + set + "6 " + go_drop(counter));
+}
+
 void declare(Script& s, const HostAddresses& hosts, const std::vector<NameSetGroup>& groups) {
     for (const char* counter : kDenyCounters) s.line(1, "counter " + std::string(counter) + " { }");
     s.blank();
@@ -260,8 +267,7 @@ void output_chain(Script& s, const EgressRulesetInput& input, const std::vector<
     s.line(2, "#    the job's (it cannot send these without CAP_NET_RAW), so dropped without counting");
     s.line(2, "ip6 daddr ff02::/16 icmpv6 type { nd-router-solicit, mld-listener-report, mld2-listener-report } drop");
     s.line(2, "# 2. never allowed: link-local and metadata, multicast, broadcast, 0.0.0.0/8");
-    s.line(2, "ip daddr @never4 " + go_drop(kDenyCounters[0]));
-    s.line(2, "ip6 daddr @never6 " + go_drop(kDenyCounters[0]));
+    drop_sets(s, "never", kDenyCounters[0]);
     s.line(2, "# 3. replies and related traffic of connections allowed below");
     s.line(2, "ct state established,related accept");
     if (!open) {
@@ -269,15 +275,13 @@ void output_chain(Script& s, const EgressRulesetInput& input, const std::vector<
         cidr_rules(s, input.entries, true);
     }
     s.line(2, "# 5. the host's own addresses, the cell's gateway among them");
-    s.line(2, "ip daddr @host4 " + go_drop(kDenyCounters[1]));
-    s.line(2, "ip6 daddr @host6 " + go_drop(kDenyCounters[1]));
+    drop_sets(s, "host", kDenyCounters[1]);
     if (!open) {
         s.line(2, "# 6. allow entries for networks");
         cidr_rules(s, input.entries, false);
     }
     s.line(2, "# 7. private ranges, and the translation prefixes that can embed them");
-    s.line(2, "ip daddr @private4 " + go_drop(kDenyCounters[2]));
-    s.line(2, "ip6 daddr @private6 " + go_drop(kDenyCounters[2]));
+    drop_sets(s, "private", kDenyCounters[2]);
     if (open) {
         // Open mode needs neither name sets nor CIDR entries: every public address is allowed.
         s.line(2, "# 9. open: every other (public) destination");
