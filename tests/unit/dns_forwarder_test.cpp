@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -274,20 +275,26 @@ public:
         REQUIRE(write_all(fd, framed.data(), framed.size()));
     }
 
-    // One framed message, or empty after the timeout.
+    // One framed message, or empty after the timeout. Reads exactly the frame's bytes and no
+    // more: pipelined replies can arrive in one segment, and the next call must find the rest.
     static Wire tcp_receive(int fd, std::chrono::milliseconds timeout = 3000ms) {
-        Wire got;
         auto deadline = std::chrono::steady_clock::now() + timeout;
-        while (true) {
-            if (got.size() >= 2 && got.size() >= 2 + ((std::size_t{got[0]} << 8) | got[1])) break;
-            auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-            if (left <= 0ms || !readable(fd, left)) return {};
-            std::uint8_t chunk[4096];
-            ssize_t n = ::recv(fd, chunk, sizeof chunk, MSG_DONTWAIT);
-            if (n <= 0) return {};
-            got.insert(got.end(), chunk, chunk + n);
-        }
-        return Wire(got.begin() + 2, got.begin() + 2 + ((std::size_t{got[0]} << 8) | got[1]));
+        auto read_exactly = [&](std::size_t count) -> std::optional<Wire> {
+            Wire got(count);
+            std::size_t have = 0;
+            while (have < count) {
+                auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+                if (left <= 0ms || !readable(fd, left)) return std::nullopt;
+                ssize_t n = ::recv(fd, got.data() + have, count - have, MSG_DONTWAIT);
+                if (n <= 0) return std::nullopt;
+                have += static_cast<std::size_t>(n);
+            }
+            return got;
+        };
+        std::optional<Wire> length = read_exactly(2);
+        if (!length) return {};
+        std::optional<Wire> message = read_exactly((std::size_t{(*length)[0]} << 8) | (*length)[1]);
+        return message ? *message : Wire{};
     }
 
     std::vector<std::string> added() {
