@@ -110,6 +110,8 @@ int run(const RunArgs& args) {
     request.command = args.command;
     request.network = args.net;
     request.allow = args.allow;
+    // Started by an unprivileged user: the cell is that user's, rootless (DESIGN.md "The cell").
+    if (::geteuid() != 0) request.rootless_invoker = RunRequest::Invoker{::geteuid(), ::getegid()};
     const MetaRequest meta = parse_meta_request(args.meta);
     Policy policy = load_policy(args.policy);
     const EnvList host_env = parse_environ(environ);
@@ -163,9 +165,15 @@ CommandAction add_run_command(CLI::App& app) {
     cmd->add_option("--env", args->env, "NAME=VALUE, or NAME to copy it from jobcell's environment (repeatable)")->allow_extra_args(false);
     cmd->add_option("--timeout", args->timeout, "Wall-clock limit, e.g. 90s, 10m, 1h30m");
     cmd->add_option("--kill-grace", args->kill_grace, "Time between SIGTERM and SIGKILL (default: the tier's)");
-    cmd->add_option("--memory", args->memory, "Memory limit, e.g. 512M, 2G");
+    cmd->add_option("--memory", args->memory, "Memory limit, e.g. 512M, 2G; 0: none");
     cmd->add_option("--pids", args->pids, "Process limit")->check(CLI::Range(std::uint64_t{1}, std::uint64_t{4194304}));
-    cmd->add_option("--cpus", args->cpus, "CPU limit in cores, e.g. 1.5")->check(CLI::Range(0.01, 1024.0));
+    cmd->add_option("--cpus", args->cpus, "CPU limit in cores, e.g. 1.5; 0: none")
+        ->check(CLI::Validator(
+            [](const std::string& text) -> std::string {
+                const double cpus = std::strtod(text.c_str(), nullptr);
+                return cpus == 0 || (cpus >= 0.01 && cpus <= 1024) ? "" : "0 (none) or 0.01 to 1024 cores";
+            },
+            "CPUS"));
     cmd->add_option("--tmpfs-size", args->tmpfs_size, "Size of /tmp and of $HOME, each");
     cmd->add_option("--net", args->net, "Network: none (loopback only), allowlist (only --allow and the tier's list), open (all but the always-deny list)")
         ->check(CLI::IsMember({"none", "allowlist", "open"}));

@@ -46,6 +46,7 @@ nlohmann::json spec_to_json(const SandboxSpec& spec) {
         {"hostname", spec.hostname},
         {"user", {{"name", spec.user.name}, {"uid", spec.user.uid}, {"gid", spec.user.gid}, {"home", spec.user.home}}},
         {"id_base", spec.id_base},
+        {"rootless", spec.rootless},
         {"seccomp", spec.seccomp_profile},
     };
 }

@@ -78,6 +78,20 @@ SandboxSpec resolve_spec(const Policy& policy, const RunRequest& request, const 
     spec.user = policy.cell.user;
     spec.id_base = policy.cell.id_base;
     spec.seccomp_profile = tier.seccomp;
+    if (request.rootless_invoker) {
+        spec.rootless = true;
+        spec.host_uid = request.rootless_invoker->uid;
+        spec.host_gid = request.rootless_invoker->gid;
+        // Fails closed: a limit the policy asks for and rootless mode cannot enforce is refused,
+        // never silently dropped.
+        auto unenforceable = [&](const char* what, const char* flag) {
+            throw Error("rootless: tier " + spec.tier + "'s " + what +
+                        " limit needs a cgroup, which jobcell can only create as root; run jobcell as root, "
+                        "or pass " + flag + " 0 to run without it");
+        };
+        if (spec.limits.memory_bytes != 0) unenforceable("memory", "--memory");
+        if (spec.limits.cpus != 0) unenforceable("cpu", "--cpus");
+    }
 
     for (const auto& entry : request.env) {
         std::string name = entry.substr(0, entry.find('='));

@@ -28,6 +28,11 @@ struct RunRequest {
     std::optional<std::string> network;  // --net none|allowlist|open
     std::vector<std::string> allow;      // --allow ENTRY, added to the tier's allowlist
     std::vector<std::string> command;
+    // Set when jobcell runs unprivileged: the cell becomes rootless (sandbox/spec.hpp).
+    struct Invoker {
+        std::uint32_t uid = 0, gid = 0;
+    };
+    std::optional<Invoker> rootless_invoker;
 };
 
 // The tier used when none is asked for. Issue 3 replaces this with the metadata decision.

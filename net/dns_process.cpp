@@ -56,12 +56,21 @@ Fd listener(int type) {
     return fd;
 }
 
-// Become the cell's root, holding nothing but CAP_NET_ADMIN over the cell's namespaces.
-void give_up_host(int userns_fd) {
+// The user namespace first: rootless, only its capabilities allow joining the cell's network
+// namespace (root mode could join either way round).
+void join_cell(int userns_fd, int netns_fd) {
     if (::setns(userns_fd, CLONE_NEWUSER) != 0) throw_errno("dns forwarder: join the cell's user namespace");
-    if (::setgroups(0, nullptr) != 0) throw_errno("dns forwarder: setgroups");
-    if (::setresgid(0, 0, 0) != 0) throw_errno("dns forwarder: setresgid");
-    if (::setresuid(0, 0, 0) != 0) throw_errno("dns forwarder: setresuid");
+    if (::setns(netns_fd, CLONE_NEWNET) != 0) throw_errno("dns forwarder: join the cell's network");
+}
+
+// Hold nothing but CAP_NET_ADMIN over the cell's namespaces, as the cell's root (root mode) or
+// as the job user, the only id a rootless cell has.
+void give_up_host(bool rootless) {
+    if (!rootless) {
+        if (::setgroups(0, nullptr) != 0) throw_errno("dns forwarder: setgroups");
+        if (::setresgid(0, 0, 0) != 0) throw_errno("dns forwarder: setresgid");
+        if (::setresuid(0, 0, 0) != 0) throw_errno("dns forwarder: setresuid");
+    }
     for (int cap = 0; cap <= CAP_LAST_CAP; ++cap) {
         if (cap != CAP_NET_ADMIN && ::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
             throw_errno("dns forwarder: drop bounding capability");
@@ -117,7 +126,7 @@ void ignore_group_signals() {
                 spdlog::warn("{}", e.what());
             }
         }
-        if (::setns(setup.cell_netns_fd, CLONE_NEWNET) != 0) throw_errno("dns forwarder: join the cell's network");
+        join_cell(setup.cell_userns_fd, setup.cell_netns_fd);
         // The cell brings lo up as well, perhaps later. With the listener bound before lo was
         // up, replies were seen to miss the stub's socket (UDP "no port" in the cell) under
         // load; bringing lo up first (idempotent) made that go away.
@@ -125,7 +134,7 @@ void ignore_group_signals() {
         Fd udp = listener(SOCK_DGRAM);
         Fd tcp = listener(SOCK_STREAM);
         NftContext nft;
-        give_up_host(setup.cell_userns_fd);
+        give_up_host(setup.rootless);
         DnsGate gate(setup.gate);
         const std::string ready = "ready\n";
         if (!write_all(report_fd, ready.data(), ready.size())) ::_exit(1);

@@ -1,7 +1,8 @@
 // The DNS forwarder's process. It is forked by the supervisor once the cell exists, opens its
 // upstream sockets in the host's network namespace, its listening sockets (127.0.0.53:53) and an
-// nftables context in the cell's, and then gives up the host: it joins the cell's user
-// namespace as the cell's root (a host uid of the cell's range), keeps only CAP_NET_ADMIN over
+// nftables context in the cell's (joining its user namespace first), and then gives up the host:
+// it becomes the cell's root (a host uid of the cell's range; rootless it stays the invoking
+// user, the cell's job user), keeps only CAP_NET_ADMIN over
 // the cell's namespace (to add answers to the allow sets) and no_new_privs. Parsing what the
 // job sends thus never happens with host privileges. When the cell is done it reads the
 // ruleset's deny counters and denied destinations, which the supervisor puts in the audit record.
@@ -34,6 +35,7 @@ struct DnsProcessSetup {
     std::vector<sockaddr_storage> resolvers;
     int cell_netns_fd = -1;
     int cell_userns_fd = -1;
+    bool rootless = false;  // stay the invoking user (the job user in the cell): no cell root exists
 };
 
 class DnsForwarderProcess {

@@ -59,18 +59,14 @@ HostNetwork::HostNetwork(const SandboxSpec& spec)
     : lease_(lease_pool_index(parse_address_pool(spec.plumbing.pool4, spec.plumbing.pool6).capacity)) {
     const AddressPool pool = parse_address_pool(spec.plumbing.pool4, spec.plumbing.pool6);
     remove_cell_network_leftovers(lease_.index());
-    config_.veth = true;
+    config_.has_link = true;
+    config_.link = kCellLinkName;
     config_.addresses = cell_addresses(pool, lease_.index());
     config_.ipv6 = read_sysctl("ipv6/conf/all/forwarding") == "1";
-    if (spec.network == "allowlist") entries_ = parse_allowlist(spec.allow);
-    host_addresses_ = local_addresses();
-    host_addresses_.push_back(config_.addresses.host4);
-    host_addresses_.push_back(config_.addresses.host6);
-    ruleset_ = generate_egress_ruleset({spec.network, entries_, host_addresses_});
-    config_.ruleset = ruleset_.script;
+    plan_egress(spec, {config_.addresses.host4, config_.addresses.host6});
 }
 
-void HostNetwork::attach(int cell_netns_fd) {
+void HostNetwork::attach(pid_t, int cell_netns_fd) {
     const unsigned index = lease_.index();
     const std::string veth = host_veth_name(index);
     attached_ = true;  // from here on the destructor removes whatever exists

@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "net/cell_inside.hpp"
 #include "sandbox/error.hpp"
 #include "sandbox/fd.hpp"
+#include "sandbox/idmap.hpp"
 #include "sandbox/privileges.hpp"
 #include "sandbox/rootfs.hpp"
 
@@ -50,12 +52,16 @@ bool wait_for_byte(int fd) {
 
 void set_up_cell(const ChildContext& ctx) {
     const SandboxSpec& spec = *ctx.spec;
-    become_cell_root();
+    // Rootless, the cell has no root to become: the job user holds the namespace's
+    // capabilities from the clone until drop_privileges.
+    if (!spec.rootless) become_cell_root();
     if (::sethostname(spec.hostname.data(), spec.hostname.size()) != 0) throw_errno("sethostname");
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         throw_errno("make mounts private");
     CellNetworkInside network(*ctx.net);  // needs the host's /proc: before the new root
-    build_rootfs(spec, ctx.workspace_fd, *ctx.etc);
+    Fd own_workspace;  // rootless: cloned here, before the new root covers /tmp
+    if (spec.rootless) own_workspace = clone_workspace_in_cell(spec.workspace, ctx.workspace_identity);
+    build_rootfs(spec, spec.rootless ? own_workspace.get() : ctx.workspace_fd, *ctx.etc);
     bring_up_loopback();
     // The supervisor moves us into the cell's cgroup while we build (on cgroup v1 that move
     // waits for an RCU grace period, several milliseconds) and plugs in the veth; nothing of
@@ -64,7 +70,14 @@ void set_up_cell(const ChildContext& ctx) {
     network.configure();
     // That cgroup becomes the root of our cgroup namespace.
     if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare cgroup namespace");
-    drop_privileges(spec.user);
+    drop_privileges(spec.user, spec.rootless);
+    // Rootless, the process limit is RLIMIT_NPROC in place of the pids cgroup. It counts the
+    // job user's processes of this user namespace only: the cell's, plus the DNS forwarder and
+    // slirp4netns, which join it (hence the two more).
+    if (spec.rootless && spec.limits.pids != 0) {
+        rlimit nproc{spec.limits.pids + 2, spec.limits.pids + 2};
+        if (::setrlimit(RLIMIT_NPROC, &nproc) != 0) throw_errno("setrlimit RLIMIT_NPROC");
+    }
     reset_signals();
     close_fds_on_exec();
     if (int rc = ctx.filter->load(); rc != 0) throw_errno("load seccomp filter", -rc);
@@ -76,6 +89,8 @@ void set_up_cell(const ChildContext& ctx) {
 
 void cell_child_main(const ChildContext& ctx) {
     ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+    ::close(ctx.release_peer_fd);
+    ::close(ctx.error_peer_fd);
     if (!wait_for_byte(ctx.release_fd)) ::_exit(125);  // the launcher is gone: nothing to run for
     try {
         set_up_cell(ctx);

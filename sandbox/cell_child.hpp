@@ -9,6 +9,7 @@
 
 #include "net/cell_net_config.hpp"
 #include "sandbox/etc_files.hpp"
+#include "sandbox/idmap.hpp"
 #include "sandbox/seccomp_filter.hpp"
 #include "sandbox/spec.hpp"
 
@@ -18,11 +19,16 @@ struct ChildContext {
     const SandboxSpec* spec = nullptr;
     const SeccompFilter* filter = nullptr;
     const std::vector<GeneratedFile>* etc = nullptr;
-    const CellNetConfig* net = nullptr;  // veth == false: loopback only
+    const CellNetConfig* net = nullptr;  // has_link == false: loopback only
     int release_fd = -1;    // one byte once the id maps are written, one more once in the cgroup
     int error_fd = -1;      // close-on-exec: EOF without text means the init was executed
+    // The supervisor's ends of those two pipes, which the clone copied: closed first, so that
+    // the supervisor closing its end is an EOF here, and the cell's exit one there.
+    int release_peer_fd = -1;
+    int error_peer_fd = -1;
     int init_fd = -1;       // sealed memfd holding jobcell-init
-    int workspace_fd = -1;  // detached workspace mount
+    int workspace_fd = -1;  // detached workspace mount (root mode)
+    WorkspaceIdentity workspace_identity;  // rootless: the cell clones spec.workspace itself
     std::vector<char*> init_argv;  // null-terminated
     std::vector<char*> init_envp;  // null-terminated
 };

@@ -28,7 +28,8 @@ struct CgroupUsage {
     std::uint64_t oom_kills = 0;
 };
 
-enum class CgroupVersion { v1, v2 };
+// none: rootless mode, where jobcell cannot create cgroups (no limits, no usage figures).
+enum class CgroupVersion { v1, v2, none };
 
 // Where the hierarchies are mounted. v2_root: the unified mount (may be empty). v1_roots:
 // controller name ("memory", "pids", "cpu", "cpuacct") -> mount point of its hierarchy.
@@ -78,6 +79,10 @@ public:
 // Creates "<root>/jobcell-<name>" in each needed hierarchy and writes the limits.
 std::unique_ptr<CellCgroup> create_cell_cgroup(const CgroupMounts& mounts, const std::string& name,
                                                const CgroupLimits& limits);
+
+// Rootless mode: no cgroup at all. The supervisor ends the cell through its init (the pid
+// namespace takes every process with it), so kill_all has nothing of its own to do.
+std::unique_ptr<CellCgroup> make_no_cgroup();
 
 // Removes jobcell-* cgroups whose creator (pid encoded in the name) is gone. Returns how many.
 int collect_dead_cgroups(const CgroupMounts& mounts);

@@ -55,23 +55,58 @@ Fd make_mapping_userns(std::uint32_t disk_uid, std::uint32_t disk_gid, std::uint
     }
 }
 
-}  // namespace
 
-WorkspaceTree open_workspace_tree(const std::string& dir, std::uint32_t cell_uid, std::uint32_t cell_gid) {
+// Opened once, refusing symlinks, and used by fd from then on: nothing can be swapped in
+// between the check and the mount.
+Fd open_workspace_dir(const std::string& dir, struct stat& st) {
     const std::string what = "workspace " + dir;
-    // Opened once, refusing symlinks, and used by fd from then on: nothing can be swapped in
-    // between the check and the mount.
     open_how how{};
     how.flags = O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW;
     how.resolve = RESOLVE_NO_SYMLINKS;
     Fd dir_fd(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, dir.c_str(), &how, sizeof how)));
     if (!dir_fd.valid()) throw_errno(what);
-    struct stat st {};
     if (::fstat(dir_fd.get(), &st) != 0) throw_errno(what);
+    return dir_fd;
+}
 
+Fd clone_workspace(int dir_fd, const std::string& what) {
+    Fd tree(::open_tree(dir_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
+    if (!tree.valid()) throw_errno(what + ": clone mount");
+    return tree;
+}
+
+void set_plain_attrs(int tree, const std::string& what) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if (::mount_setattr(tree, "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+        throw_errno(what + ": set mount attributes");
+}
+
+}  // namespace
+
+WorkspaceIdentity identify_workspace(const std::string& dir) {
+    struct stat st {};
+    open_workspace_dir(dir, st);
+    return {st.st_dev, st.st_ino, true};
+}
+
+Fd clone_workspace_in_cell(const std::string& dir, const WorkspaceIdentity& expected) {
+    const std::string what = "workspace " + dir;
+    struct stat st {};
+    Fd dir_fd = open_workspace_dir(dir, st);
+    if (!expected.known || st.st_dev != expected.dev || st.st_ino != expected.ino)
+        throw Error(what + ": replaced by another directory while the cell was being built");
+    Fd tree = clone_workspace(dir_fd.get(), what);
+    set_plain_attrs(tree.get(), what);
+    return tree;
+}
+
+WorkspaceTree open_workspace_tree(const std::string& dir, std::uint32_t cell_uid, std::uint32_t cell_gid) {
+    const std::string what = "workspace " + dir;
+    struct stat st {};
+    Fd dir_fd = open_workspace_dir(dir, st);
     WorkspaceTree ws;
-    ws.tree.reset(::open_tree(dir_fd.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH));
-    if (!ws.tree.valid()) throw_errno(what + ": clone mount");
+    ws.tree = clone_workspace(dir_fd.get(), what);
 
     Fd userns = make_mapping_userns(st.st_uid, st.st_gid, cell_uid, cell_gid);
     mount_attr attr{};
@@ -87,10 +122,7 @@ WorkspaceTree open_workspace_tree(const std::string& dir, std::uint32_t cell_uid
     // The filesystem cannot idmap (or the kernel is too old): a plain bind, said out loud.
     ws.note = "its filesystem does not support idmapped mounts (" + errno_text(err) +
               "); files the job writes will be owned by host uid " + std::to_string(cell_uid);
-    attr = {};
-    attr.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-    if (::mount_setattr(ws.tree.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
-        throw_errno(what + ": set mount attributes");
+    set_plain_attrs(ws.tree.get(), what);
     return ws;
 }
 

@@ -18,7 +18,7 @@
 
 namespace jobcell {
 
-void drop_privileges(const JobUser& user) {
+void drop_privileges(const JobUser& user, bool rootless) {
     // A new session: no controlling terminal of the host, so TIOCSTI cannot reach it.
     if (::setsid() < 0) throw_errno("setsid");
     // The bounding set needs CAP_SETPCAP, so it goes while we still hold it.
@@ -27,10 +27,12 @@ void drop_privileges(const JobUser& user) {
             throw_errno("drop bounding capability " + std::to_string(cap));
     }
     if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) throw_errno("clear ambient capabilities");
-    if (::setgroups(0, nullptr) != 0) throw_errno("setgroups");
+    // Rootless, setgroups is denied in the cell (and the job user has no other groups there).
+    if (!rootless && ::setgroups(0, nullptr) != 0) throw_errno("setgroups");
     if (::setresgid(user.gid, user.gid, user.gid) != 0) throw_errno("setresgid " + std::to_string(user.gid));
     if (::setresuid(user.uid, user.uid, user.uid) != 0) throw_errno("setresuid " + std::to_string(user.uid));
-    // setresuid cleared effective and permitted; inheritable is cleared explicitly.
+    // From the cell's root, setresuid cleared effective and permitted; rootless the uid did not
+    // change and nothing was cleared. Either way all sets are emptied explicitly.
     cap_t none = ::cap_init();
     if (none == nullptr) throw_errno("cap_init");
     int rc = ::cap_set_proc(none);

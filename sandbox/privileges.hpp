@@ -7,7 +7,8 @@
 
 namespace jobcell {
 
-void drop_privileges(const JobUser& user);  // throws Error
+// rootless: the cell has no root and setgroups is denied in it (sandbox/supervisor.cpp).
+void drop_privileges(const JobUser& user, bool rootless);  // throws Error
 
 // Marks every fd from 3 up close-on-exec (close_range, else /proc/self/fd, else a loop).
 void close_fds_on_exec();

@@ -195,6 +195,12 @@ void build_dev(int root, const SandboxSpec& spec) {
                             {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}}) {
         if (::symlinkat(to, devdir.get(), name) != 0) throw_errno(std::string("symlink /dev/") + name);
     }
+    // Nothing is added to /dev once it is built (a rootless job user would own it otherwise);
+    // the nodes, /dev/pts and /dev/shm are mounts of their own and stay as they are.
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    if (::mount_setattr(devdir.get(), "", AT_EMPTY_PATH, &attr, sizeof attr) != 0)
+        throw_errno("mount /dev: make it read-only");
 }
 
 // Size- and inode-limited tmpfs at `rel` (/tmp, $HOME).
@@ -202,8 +208,10 @@ void mount_scratch(int root, const std::string& rel, const SandboxSpec& spec, co
                    bool owned_by_job) {
     const std::string what = "mount /" + rel;
     Fd target = open_dir_beneath(root, rel, true, what);
-    std::string uid = std::to_string(owned_by_job ? spec.user.uid : 0);
-    std::string gid = std::to_string(owned_by_job ? spec.user.gid : 0);
+    // Rootless, the job user is the only id the cell has: it owns /tmp too.
+    const bool job_owns = owned_by_job || spec.rootless;
+    std::string uid = std::to_string(job_owns ? spec.user.uid : 0);
+    std::string gid = std::to_string(job_owns ? spec.user.gid : 0);
     Fd fs = new_fs("tmpfs", {{"size", std::to_string(spec.limits.tmpfs_bytes)},
                              {"nr_inodes", std::to_string(spec.limits.tmpfs_inodes)},
                              {"mode", mode}, {"uid", uid}, {"gid", gid}},

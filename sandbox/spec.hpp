@@ -46,8 +46,9 @@ struct SandboxSpec {
     // The job's entire environment, in order. Nothing else reaches the job.
     std::vector<std::pair<std::string, std::string>> env;
     CellLimits limits;
-    // "none": loopback only; "allowlist": veth + NAT, only `allow` (and always-deny list
-    // first); "open": veth + NAT with only the always-deny list (net/ruleset.hpp).
+    // "none": loopback only; "allowlist": an uplink (veth + NAT, or slirp4netns rootless), only
+    // `allow` (and the always-deny list first); "open": the same uplink with only the
+    // always-deny list (net/ruleset.hpp).
     std::string network = "none";
     std::vector<std::string> allow;  // allowlist entries as written (net/allowlist.hpp)
     NetworkPlumbing plumbing;
@@ -59,6 +60,13 @@ struct SandboxSpec {
     JobUser user;
     // Root mode: the cell's uid/gid 0..65535 map to host ids id_base..id_base+65535.
     std::uint32_t id_base = 0;
+    // Rootless mode (jobcell runs unprivileged): the only ids the cell has are the job user's,
+    // mapped to the invoking user's host ids, as bubblewrap does without setuid. There is no
+    // root in the cell, cgroup limits need a delegated cgroup, and a network comes through a
+    // user-mode uplink (slirp4netns) instead of a veth.
+    bool rootless = false;
+    std::uint32_t host_uid = 0;  // rootless: the job user's host uid and gid
+    std::uint32_t host_gid = 0;
     std::string seccomp_profile = "default";
 };
 

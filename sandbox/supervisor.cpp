@@ -12,10 +12,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <exception>
 #include <optional>
 #include <random>
 
-#include "net/host_network.hpp"
+#include "net/uplink.hpp"
 #include "sandbox/cell_child.hpp"
 #include "sandbox/error.hpp"
 #include "sandbox/fd.hpp"
@@ -128,9 +129,18 @@ std::unique_ptr<CellProcess> clone_cell(const ChildContext& ctx, int cgroup_fd) 
     return std::make_unique<CellProcess>(static_cast<pid_t>(pid), Fd(pidfd));
 }
 
-void write_id_maps(pid_t pid, std::uint32_t base) {
+// Root mode: the cell's 0..65535 are the host's id_base..id_base+65535. Rootless: the job user
+// is the invoking user and no other id exists in the cell; setgroups stays denied, as an
+// unprivileged writer of gid_map must have it, so the job cannot shed the user's groups either.
+void write_id_maps(pid_t pid, const SandboxSpec& spec) {
     const std::string proc = "/proc/" + std::to_string(pid);
-    const std::string map = "0 " + std::to_string(base) + " 65536\n";
+    if (spec.rootless) {
+        write_file(proc + "/setgroups", "deny");
+        write_file(proc + "/uid_map", std::to_string(spec.user.uid) + " " + std::to_string(spec.host_uid) + " 1\n");
+        write_file(proc + "/gid_map", std::to_string(spec.user.gid) + " " + std::to_string(spec.host_gid) + " 1\n");
+        return;
+    }
+    const std::string map = "0 " + std::to_string(spec.id_base) + " 65536\n";
     write_file(proc + "/uid_map", map);
     write_file(proc + "/gid_map", map);
 }
@@ -142,21 +152,23 @@ Fd open_namespace(pid_t pid, const char* name) {
     return fd;
 }
 
-// The cell's veth and NAT, then its DNS forwarder; both before the job can run.
-std::unique_ptr<DnsForwarderProcess> plug_in_network(HostNetwork& network, bool open,
+// The cell's uplink (veth and NAT, or slirp4netns), then its DNS forwarder; both before the
+// job can run.
+std::unique_ptr<DnsForwarderProcess> plug_in_network(CellUplink& network, const SandboxSpec& spec,
                                                      const std::vector<sockaddr_storage>& resolvers, pid_t cell) {
     Fd netns = open_namespace(cell, "net");
     Fd userns = open_namespace(cell, "user");
-    network.attach(netns.get());
+    network.attach(cell, netns.get());
     DnsProcessSetup setup;
     setup.gate.entries = network.entries();
     setup.gate.entry_group = network.ruleset().entry_group;
     setup.gate.host_addresses = network.host_addresses();
-    setup.gate.every_name = open;
+    setup.gate.every_name = spec.network == "open";
     setup.groups = network.ruleset().groups;
     setup.resolvers = resolvers;
     setup.cell_netns_fd = netns.get();
     setup.cell_userns_fd = userns.get();
+    setup.rootless = spec.rootless;
     return std::make_unique<DnsForwarderProcess>(setup);
 }
 
@@ -170,33 +182,48 @@ std::vector<char*> c_strings(std::vector<std::string>& strings) {
 }  // namespace
 
 RunResult run_cell(const SandboxSpec& spec) {
-    if (::geteuid() != 0)
-        throw Error("rootless mode is not supported yet: run jobcell as root (it maps every cell to an unprivileged uid range)");
+    if (spec.rootless != (::geteuid() != 0))
+        throw Error(spec.rootless ? "the cell was planned rootless, but jobcell runs as root"
+                                  : "the cell was planned for root mode, but jobcell does not run as root");
     if (spec.command.empty()) throw Error("no command to run");
-    if (spec.id_base == 0) throw Error("id_base 0 would make the cell's root the host's root");
+    if (!spec.rootless && spec.id_base == 0) throw Error("id_base 0 would make the cell's root the host's root");
+    if (spec.rootless && (spec.limits.memory_bytes != 0 || spec.limits.cpus != 0))
+        throw Error("rootless: memory and cpu limits need a cgroup, which jobcell cannot create without root");
     const auto started = Clock::now();
     RunResult result;
 
-    CgroupMounts mounts = read_cgroup_mounts();
-    collect_dead_cgroups(mounts);
-    CgroupLimits limits{spec.limits.memory_bytes, spec.limits.pids, spec.limits.cpus};
-    std::unique_ptr<CellCgroup> cgroup =
-        create_cell_cgroup(mounts, std::to_string(::getpid()) + "-" + random_suffix(), limits);
-    result.cgroup_version = cgroup->version() == CgroupVersion::v2 ? "v2" : "v1";
+    std::unique_ptr<CellCgroup> cgroup;
+    if (spec.rootless) {
+        cgroup = make_no_cgroup();
+        result.cgroup_version = "none";
+    } else {
+        CgroupMounts mounts = read_cgroup_mounts();
+        collect_dead_cgroups(mounts);
+        CgroupLimits limits{spec.limits.memory_bytes, spec.limits.pids, spec.limits.cpus};
+        cgroup = create_cell_cgroup(mounts, std::to_string(::getpid()) + "-" + random_suffix(), limits);
+        result.cgroup_version = cgroup->version() == CgroupVersion::v2 ? "v2" : "v1";
+    }
 
     Fd init = make_init_memfd();
-    WorkspaceTree workspace =
-        open_workspace_tree(spec.workspace, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid);
-    result.workspace_idmapped = workspace.idmapped;
-    result.workspace_note = workspace.note;
+    // Root mode clones (and idmaps) the workspace here, in the host's mount namespace; rootless,
+    // the cell clones it in its own (only it may), after checking it is the directory seen here.
+    WorkspaceTree workspace;
+    WorkspaceIdentity workspace_identity;
+    if (spec.rootless) {
+        workspace_identity = identify_workspace(spec.workspace);  // files the job writes are the user's
+    } else {
+        workspace = open_workspace_tree(spec.workspace, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid);
+        result.workspace_idmapped = workspace.idmapped;
+        result.workspace_note = workspace.note;
+    }
     SeccompFilter filter(seccomp_profile(spec.seccomp_profile));
     std::vector<GeneratedFile> etc = generated_etc(spec);
     // A cell with a network leases its addresses now; the veth follows once the cell exists.
     static const CellNetConfig loopback_only;
-    std::unique_ptr<HostNetwork> network;
+    std::unique_ptr<CellUplink> network;
     std::vector<sockaddr_storage> resolvers;
     if (spec.network != "none") {
-        network = std::make_unique<HostNetwork>(spec);
+        network = make_cell_uplink(spec);
         resolvers = upstream_resolvers(spec.plumbing.resolvers);
         result.cell_address = network->cell_config().addresses.cell4;
     }
@@ -217,25 +244,36 @@ RunResult run_cell(const SandboxSpec& spec) {
     ctx.net = network ? &network->cell_config() : &loopback_only;
     ctx.release_fd = release.read.get();
     ctx.error_fd = errors.write.get();
+    ctx.release_peer_fd = release.write.get();
+    ctx.error_peer_fd = errors.read.get();
     ctx.init_fd = init.get();
     ctx.workspace_fd = workspace.tree.get();
+    ctx.workspace_identity = workspace_identity;
     ctx.init_argv = c_strings(argv_strings);
     ctx.init_envp = c_strings(env_strings);
 
     std::unique_ptr<CellProcess> cell = clone_cell(ctx, cgroup->clone_into_fd());
     release.read.reset();
     errors.write.reset();
-    write_id_maps(cell->pid(), spec.id_base);
+    write_id_maps(cell->pid(), spec);
     // Two releases: the cell builds its root while we move it into its cgroup (v1), and waits
     // for the second byte before anything of the job can run. A failed write means the cell
     // already gave up; its reason is on the error pipe.
     bool released = write_all(release.write.get(), "g", 1);
     if (released && cgroup->clone_into_fd() < 0) cgroup->add_process(cell->pid());
     std::unique_ptr<DnsForwarderProcess> dns;
-    if (released && network) dns = plug_in_network(*network, spec.network == "open", resolvers, cell->pid());
-    if (released) write_all(release.write.get(), "c", 1);
+    std::exception_ptr plumbing_failure;
+    try {
+        if (released && network) dns = plug_in_network(*network, spec, resolvers, cell->pid());
+    } catch (const std::exception&) {
+        plumbing_failure = std::current_exception();
+    }
+    if (released && !plumbing_failure) write_all(release.write.get(), "c", 1);
     release.write.reset();
+    // A cell that gave up while it was being plugged in says why; that comes first, since the
+    // plumbing then failed only for want of a cell.
     if (std::string failure = read_all(errors.read.get()); !failure.empty()) throw Error(failure);
+    if (plumbing_failure) std::rethrow_exception(plumbing_failure);
     if (!released) throw Error("the cell exited before it was released");
     const auto job_started = Clock::now();
 
@@ -281,7 +319,7 @@ RunResult run_cell(const SandboxSpec& spec) {
     }
     siginfo_t info = cell->wait();
     if (dns) result.network = dns->stop();
-    network.reset();  // the veth and the NAT table go
+    network.reset();  // the veth and the NAT table, or slirp4netns, go
     int code = info.si_status;
     if (info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED) {
         result.init_signal = info.si_status;

@@ -37,4 +37,12 @@ probe() { cp "$PROBE" "$WS/probe"; jc --tier untrusted -- "$WS/probe" "$@"; }
 expect_probe() {  # name expected-result
   grep -qx "$1: $2" "$OUT" || fail "$1: $(grep "^$1:" "$OUT" || echo 'no output'), expected $2"
 }
+# jobcell refused the run: exit 125, one line on stderr matching the regex, the job never ran
+# (it would have created the file given as $2).
+expect_refusal() {  # regex ran-file
+  expect_rc 125
+  [ "$(wc -l <"$ERR")" -eq 1 ] || fail "expected one line on stderr, got: $(cat "$ERR")"
+  expect_err "$1"
+  [ ! -e "$2" ] || fail "the job ran"
+}
 no_leaks() { local l; l=$("$IT_DIR/leaks.sh"); [ -z "$l" ] || fail "$l"; }

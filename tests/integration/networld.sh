@@ -236,3 +236,25 @@ world_leftovers() {  # jobcell's host side of cells, still on the runner host
   world_sh host nft list tables 2>/dev/null | grep 'jobcell_cell' | sed 's/^/leftover nft: /'
   return 0
 }
+
+# probe output "<what>: <result>" must be one of the results (a regex, matched whole)
+expect_probe_re() {
+  local line
+  line=$(grep -m1 -F "$1: " "$OUT") || fail "$1: no output; stdout: $(head -c 300 "$OUT")"
+  [[ ${line#"$1: "} =~ ^($2)$ ]] || fail "$line, expected /$2/"
+}
+expect_not_asked() {
+  ! world_dns_asked "$1" || fail "the world's DNS server was asked for $1: $(grep -i "$1" "$WORLD_DNS_LOG" | head -3 | tr '\n' ' ')"
+}
+
+# No leak on the machine but our own world, which world_down removes when the test ends; a
+# cell's init whose launcher was killed is a zombie until the machine's pid 1 reaps it (up to 3 s).
+world_no_other_leaks() {
+  local l n
+  for ((n = 0; n < 30; n++)); do
+    l=$("$IT_DIR/leaks.sh" | grep -v -e "jcw-host-$$" -e "jcw-inet-$$" -e "/tmp/jcw-$$\.")
+    [ -z "$l" ] && break
+    sleep 0.1
+  done
+  [ -z "$l" ] || fail "$l"
+}

@@ -20,24 +20,7 @@ net_end() {
     sleep 0.1
   done
   [ -z "$l" ] || fail "left on the runner host: ${l//$'\n'/; }"
-  # our own world is not a leak yet: world_down removes it when the test ends; a cell's init
-  # whose launcher was killed is a zombie until the machine's pid 1 reaps it (up to 3 s)
-  for ((n = 0; n < 30; n++)); do
-    l=$("$IT_DIR/leaks.sh" | grep -v -e "jcw-host-$$" -e "jcw-inet-$$" -e "/tmp/jcw-$$\.")
-    [ -z "$l" ] && break
-    sleep 0.1
-  done
-  [ -z "$l" ] || fail "$l"
-}
-
-# probe output "<what>: <result>" must be one of the results (a regex, matched whole)
-expect_probe_re() {
-  local line
-  line=$(grep -m1 -F "$1: " "$OUT") || fail "$1: no output; stdout: $(head -c 300 "$OUT")"
-  [[ ${line#"$1: "} =~ ^($2)$ ]] || fail "$line, expected /$2/"
-}
-expect_not_asked() {
-  ! world_dns_asked "$1" || fail "the world's DNS server was asked for $1: $(grep -i "$1" "$WORLD_DNS_LOG" | head -3 | tr '\n' ' ')"
+  world_no_other_leaks
 }
 
 # The world itself, without jobcell: from the runner host everything the later tests deny is
