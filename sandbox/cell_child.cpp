@@ -55,7 +55,7 @@ void set_up_cell(const ChildContext& ctx) {
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
         throw_errno("make mounts private");
     CellNetworkInside network(*ctx.net);  // needs the host's /proc: before the new root
-    build_rootfs(spec, ctx.workspace_fd, *ctx.etc);
+    build_rootfs(spec, ctx.workspace_fd, *ctx.etc, ctx.bind_fds);
     bring_up_loopback();
     // The supervisor moves us into the cell's cgroup while we build (on cgroup v1 that move
     // waits for an RCU grace period, several milliseconds) and plugs in the veth; nothing of

@@ -23,6 +23,7 @@ struct ChildContext {
     int error_fd = -1;      // close-on-exec: EOF without text means the init was executed
     int init_fd = -1;       // sealed memfd holding jobcell-init
     int workspace_fd = -1;  // detached workspace mount
+    std::vector<int> bind_fds;  // detached mounts of spec->binds, in order
     std::vector<char*> init_argv;  // null-terminated
     std::vector<char*> init_envp;  // null-terminated
 };

@@ -189,6 +189,10 @@ RunResult run_cell(const SandboxSpec& spec) {
         open_workspace_tree(spec.workspace, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid);
     result.workspace_idmapped = workspace.idmapped;
     result.workspace_note = workspace.note;
+    // Further binds (GitLab: stage script, cache) are idmapped like the workspace.
+    std::vector<WorkspaceTree> bind_trees;
+    for (const CellBind& bind : spec.binds)
+        bind_trees.push_back(open_workspace_tree(bind.host, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid));
     SeccompFilter filter(seccomp_profile(spec.seccomp_profile));
     std::vector<GeneratedFile> etc = generated_etc(spec);
     // A cell with a network leases its addresses now; the veth follows once the cell exists.
@@ -219,6 +223,7 @@ RunResult run_cell(const SandboxSpec& spec) {
     ctx.error_fd = errors.write.get();
     ctx.init_fd = init.get();
     ctx.workspace_fd = workspace.tree.get();
+    for (const WorkspaceTree& tree : bind_trees) ctx.bind_fds.push_back(tree.tree.get());
     ctx.init_argv = c_strings(argv_strings);
     ctx.init_envp = c_strings(env_strings);
 
