@@ -126,7 +126,12 @@ int run(const GitlabArgs& args, const GitlabExitCodes& codes) {
                  network_text({spec.network, spec.allow}));
 
     const RunResult result = run_cell(spec);
-    if (result.oom_killed) spdlog::error("out of memory (limit {})", format_size(spec.limits.memory_bytes));
+    // The runner's script runs the job's commands in a subshell, which turns a SIGKILLed command
+    // into a plain failure: say so whenever the memory limit killed anything, not only on 137.
+    if (result.oom_killed || result.usage.oom_kills > 0)
+        spdlog::error("out of memory (limit {}): the kernel killed {} process{} of this stage",
+                      format_size(spec.limits.memory_bytes), result.usage.oom_kills,
+                      result.usage.oom_kills == 1 ? "" : "es");
     if (result.timed_out)
         spdlog::error("timed out after {} (SIGTERM, then SIGKILL after {})", format_duration(spec.limits.timeout),
                       format_duration(spec.limits.kill_grace));
