@@ -27,5 +27,8 @@ CommandAction add_run_command(CLI::App& app);
 CommandAction add_check_command(CLI::App& app);
 CommandAction add_gc_command(CLI::App& app);
 CommandAction add_explain_command(CLI::App& app);
+CommandAction add_gitlab_command(CLI::App& app);
+// What `jobcell gitlab ...` exits with when jobcell itself fails ($SYSTEM_FAILURE_EXIT_CODE).
+int gitlab_system_failure_code();
 
 }  // namespace jobcell

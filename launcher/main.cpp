@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     actions["explain"] = jobcell::add_explain_command(app);
     actions["check"] = jobcell::add_check_command(app);
     actions["gc"] = jobcell::add_gc_command(app);
+    actions["gitlab"] = jobcell::add_gitlab_command(app);
     app.add_subcommand("version", "Print jobcell's version");
     app.set_version_flag("--version", std::string("jobcell ") + JOBCELL_VERSION);
 
@@ -50,6 +51,10 @@ int main(int argc, char** argv) {
         after_dashes.assign(dashes + 1, words.end());
         words.erase(dashes, words.end());
     }
+    // GitLab Runner retries a job whose executor failed only when it exits with the system
+    // failure code, so `jobcell gitlab ...` fails with that code wherever it fails.
+    const int failure = !words.empty() && words.front() == "gitlab" ? jobcell::gitlab_system_failure_code()
+                                                                     : kJobcellFailure;
     std::reverse(words.begin(), words.end());  // CLI11 takes them last-first
     try {
         app.parse(words);
@@ -61,7 +66,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::fprintf(stderr, "jobcell: %s (see jobcell --help)\n", e.what());
-        return kJobcellFailure;
+        return failure;
     }
     try {
         for (CLI::App* sub : app.get_subcommands()) {
@@ -80,5 +85,5 @@ int main(int argc, char** argv) {
     } catch (const std::exception& e) {
         spdlog::error("internal error: {}", e.what());
     }
-    return kJobcellFailure;
+    return failure;
 }

@@ -509,7 +509,7 @@ const std::array<KeyReader<CellPolicy>, 8> cell_readers{{
      }},
 }};
 
-const std::array<KeyReader<TierPolicy>, 13> tier_readers{{
+const std::array<KeyReader<TierPolicy>, 14> tier_readers{{
     {"description", [](const Field& f, TierPolicy& t) { t.description = read_string(f); }},
     {"timeout", [](const Field& f, TierPolicy& t) { t.limits.timeout = read_duration(f); }},
     {"kill_grace", [](const Field& f, TierPolicy& t) { t.limits.kill_grace = read_duration(f); }},
@@ -533,6 +533,12 @@ const std::array<KeyReader<TierPolicy>, 13> tier_readers{{
          t.seccomp = read_string(f);
          if (t.seccomp != "default")
              f.fail("'" + t.seccomp + "': unknown seccomp profile (known profiles: default)");
+     }},
+    {"gitlab_runner_stage_network",
+     [](const Field& f, TierPolicy& t) {
+         t.gitlab_runner_stage_network = read_string(f);
+         const auto& v = t.gitlab_runner_stage_network;
+         if (v != "gitlab" && v != "tier" && v != "none") f.fail("'" + v + "': expected one of gitlab, tier, none");
      }},
 }};
 

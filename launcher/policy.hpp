@@ -28,6 +28,10 @@ struct TierPolicy {
     // Variables set for the job, in file order.
     std::vector<std::pair<std::string, std::string>> env_set;
     std::string seccomp = "default";
+    // GitLab executor: the network of runner-generated stages (sources, caches, artifacts).
+    // "gitlab": only the GitLab server (host of the job's repo_url); "tier": the tier's own
+    // network, plus the GitLab server when that is an allowlist; "none": loopback only.
+    std::string gitlab_runner_stage_network = "gitlab";
 };
 
 // How every cell is laid out, whatever the tier.

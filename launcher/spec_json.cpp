@@ -24,7 +24,7 @@ nlohmann::json spec_to_json(const SandboxSpec& spec) {
     nlohmann::json env = nlohmann::json::object();
     for (const auto& [name, value] : spec.env) env[name] = printable_env(name) ? value : "<set>";
     const CellLimits& l = spec.limits;
-    return {
+    nlohmann::json out = {
         {"tier", spec.tier},
         {"command", spec.command},
         {"workspace", spec.workspace},
@@ -49,6 +49,15 @@ nlohmann::json spec_to_json(const SandboxSpec& spec) {
         {"rootless", spec.rootless},
         {"seccomp", spec.seccomp_profile},
     };
+    // Only the GitLab executor sets these; plain runs print as they always did.
+    if (!spec.workspace_at.empty()) out["workspace_at"] = spec.workspace_at;
+    if (!spec.binds.empty()) {
+        nlohmann::json binds = nlohmann::json::array();
+        for (const CellBind& b : spec.binds)
+            binds.push_back({{"host", b.host}, {"cell", b.cell}, {"writable", b.writable}});
+        out["binds"] = binds;
+    }
+    return out;
 }
 
 }  // namespace jobcell

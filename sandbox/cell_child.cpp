@@ -61,7 +61,7 @@ void set_up_cell(const ChildContext& ctx) {
     CellNetworkInside network(*ctx.net);  // needs the host's /proc: before the new root
     Fd own_workspace;  // rootless: cloned here, before the new root covers /tmp
     if (spec.rootless) own_workspace = clone_workspace_in_cell(spec.workspace, ctx.workspace_identity);
-    build_rootfs(spec, spec.rootless ? own_workspace.get() : ctx.workspace_fd, *ctx.etc);
+    build_rootfs(spec, spec.rootless ? own_workspace.get() : ctx.workspace_fd, *ctx.etc, ctx.bind_fds);
     bring_up_loopback();
     // The supervisor moves us into the cell's cgroup while we build (on cgroup v1 that move
     // waits for an RCU grace period, several milliseconds) and plugs in the veth; nothing of

@@ -29,6 +29,7 @@ struct ChildContext {
     int init_fd = -1;       // sealed memfd holding jobcell-init
     int workspace_fd = -1;  // detached workspace mount (root mode)
     WorkspaceIdentity workspace_identity;  // rootless: the cell clones spec.workspace itself
+    std::vector<int> bind_fds;  // detached mounts of spec->binds, in order (root mode)
     std::vector<char*> init_argv;  // null-terminated
     std::vector<char*> init_envp;  // null-terminated
 };

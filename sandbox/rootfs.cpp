@@ -221,7 +221,8 @@ void mount_scratch(int root, const std::string& rel, const SandboxSpec& spec, co
 
 }  // namespace
 
-void build_rootfs(const SandboxSpec& spec, int workspace_tree, const std::vector<GeneratedFile>& etc) {
+void build_rootfs(const SandboxSpec& spec, int workspace_tree, const std::vector<GeneratedFile>& etc,
+                  const std::vector<int>& bind_trees) {
     const std::string stage(kRootStage);
     {
         Fd root_fs = new_fs("tmpfs", {{"size", "4m"}, {"nr_inodes", "4096"}, {"mode", "0755"}},
@@ -247,8 +248,16 @@ void build_rootfs(const SandboxSpec& spec, int workspace_tree, const std::vector
     mount_scratch(root.get(), strip_slashes(spec.user.home), spec, "0700", true);
 
     // Last, so that it may live under /tmp or $HOME.
-    Fd ws_target = open_dir_beneath(root.get(), spec.workspace, true, "mount workspace " + spec.workspace);
-    attach(workspace_tree, ws_target.get(), "mount workspace " + spec.workspace);
+    const std::string& ws_at = spec.workspace_at.empty() ? spec.workspace : spec.workspace_at;
+    Fd ws_target = open_dir_beneath(root.get(), ws_at, true, "mount workspace " + ws_at);
+    attach(workspace_tree, ws_target.get(), "mount workspace " + ws_at);
+    if (bind_trees.size() != spec.binds.size()) throw Error("binds: a mount for each bind, in order");
+    for (std::size_t i = 0; i < spec.binds.size(); ++i) {
+        const CellBind& bind = spec.binds[i];
+        const std::string what = "bind " + bind.host + " -> " + bind.cell;
+        if (!bind.writable) set_attrs(bind_trees[i], MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, what);
+        attach(bind_trees[i], open_dir_beneath(root.get(), bind.cell, true, what).get(), what);
+    }
 
     build_proc(root.get());
 
@@ -261,7 +270,7 @@ void build_rootfs(const SandboxSpec& spec, int workspace_tree, const std::vector
     if (::syscall(SYS_pivot_root, ".", ".") != 0) throw_errno("pivot_root");
     if (::umount2(".", MNT_DETACH) != 0) throw_errno("detach the host's root");
     if (::chdir("/") != 0) throw_errno("chdir /");
-    if (::chdir(spec.workspace.c_str()) != 0) throw_errno("chdir " + spec.workspace);
+    if (::chdir(ws_at.c_str()) != 0) throw_errno("chdir " + ws_at);
 }
 
 }  // namespace jobcell

@@ -11,7 +11,9 @@
 
 namespace jobcell {
 
-// workspace_tree: a detached mount of the workspace (see idmap.hpp). Throws Error.
-void build_rootfs(const SandboxSpec& spec, int workspace_tree, const std::vector<GeneratedFile>& etc);
+// workspace_tree: a detached mount of the workspace (see idmap.hpp); bind_trees: one detached
+// mount per spec.binds entry, in order. Throws Error.
+void build_rootfs(const SandboxSpec& spec, int workspace_tree, const std::vector<GeneratedFile>& etc,
+                  const std::vector<int>& bind_trees = {});
 
 }  // namespace jobcell

@@ -39,10 +39,23 @@ struct NetworkPlumbing {
     std::vector<std::string> resolvers;
 };
 
+// A further host directory in the cell (the GitLab executor's stage script and its tier's
+// cache). Like the workspace it is idmapped, so what its host owner holds is the job user's.
+struct CellBind {
+    std::string host;  // absolute, symlink-free host directory
+    std::string cell;  // absolute path inside the cell
+    bool writable = false;
+};
+
 struct SandboxSpec {
     std::string tier;
     std::vector<std::string> command;
-    std::string workspace;  // absolute, symlink-free host path; bound rw at the same path
+    std::string workspace;  // absolute, symlink-free host path; bound rw (see workspace_at)
+    // Where the cell sees the workspace (and starts); empty: at its host path. The GitLab
+    // executor keeps each job's workspace in its state directory and shows it at builds_dir.
+    std::string workspace_at;
+    // Mounted after the workspace, in order, so they may live under it.
+    std::vector<CellBind> binds;
     // The job's entire environment, in order. Nothing else reaches the job.
     std::vector<std::pair<std::string, std::string>> env;
     CellLimits limits;

@@ -209,12 +209,17 @@ RunResult run_cell(const SandboxSpec& spec) {
     // the cell clones it in its own (only it may), after checking it is the directory seen here.
     WorkspaceTree workspace;
     WorkspaceIdentity workspace_identity;
+    // Further binds (GitLab: stage script, cache) are idmapped like the workspace (root mode).
+    std::vector<WorkspaceTree> bind_trees;
     if (spec.rootless) {
+        if (!spec.binds.empty()) throw Error("rootless: further binds (the GitLab executor's) need root mode");
         workspace_identity = identify_workspace(spec.workspace);  // files the job writes are the user's
     } else {
         workspace = open_workspace_tree(spec.workspace, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid);
         result.workspace_idmapped = workspace.idmapped;
         result.workspace_note = workspace.note;
+        for (const CellBind& bind : spec.binds)
+            bind_trees.push_back(open_workspace_tree(bind.host, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid));
     }
     SeccompFilter filter(seccomp_profile(spec.seccomp_profile));
     std::vector<GeneratedFile> etc = generated_etc(spec);
@@ -249,6 +254,7 @@ RunResult run_cell(const SandboxSpec& spec) {
     ctx.init_fd = init.get();
     ctx.workspace_fd = workspace.tree.get();
     ctx.workspace_identity = workspace_identity;
+    for (const WorkspaceTree& tree : bind_trees) ctx.bind_fds.push_back(tree.tree.get());
     ctx.init_argv = c_strings(argv_strings);
     ctx.init_envp = c_strings(env_strings);
 
