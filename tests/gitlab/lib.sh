@@ -28,13 +28,14 @@ gl_cleanup() {
 gl_end() { exit 0; }
 fail() { echo "FAIL: $*"; exit 1; }
 skip() { echo "SKIP: $*"; exit 3; }
+needs() { for t in "$@"; do command -v "$t" >/dev/null 2>&1 || skip "host lacks '$t'"; done; }
 
 # response ID KIND [PROJECT]: writes job ID's response.json, shaped like the runner's (its own
 # copy of the server's job payload). KIND: protected-main | branch | fork-mr | garbage.
 response() {
   local id=$1 kind=$2 project=${3:-4711} dir=$GL/runner/$1 git
   mkdir -p -m 700 "$dir"
-  local url="https://gitlab-ci-token:glcbt-64_canary@gitlab.example.test/acme/widget.git"
+  local url=${GL_REPO_URL:-"https://gitlab-ci-token:glcbt-64_canary@gitlab.example.test/acme/widget.git"}
   case $kind in
     protected-main) git='"ref": "main", "ref_type": "branch", "refspecs": ["+refs/pipelines/1:refs/pipelines/1", "+refs/heads/main:refs/remotes/origin/main"], "protected": true' ;;
     branch) git='"ref": "feature", "ref_type": "branch", "refspecs": ["+refs/heads/feature:refs/remotes/origin/feature"], "protected": false' ;;
