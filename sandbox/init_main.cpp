@@ -1,5 +1,6 @@
 // jobcell-init: pid 1 of every cell. A static program with no dependencies, run from a sealed
-// memfd: it starts the job, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT/SIGUSR1/SIGUSR2 to it,
+// memfd: it starts the job in a process group of its own, forwards SIGTERM/SIGINT/SIGHUP/
+// SIGQUIT/SIGUSR1/SIGUSR2 to that group (as a terminal or GitLab Runner signals a job),
 // reaps every orphan, and exits with the job's status (128+N for signal N) the moment the job
 // itself ends. Its exit takes the whole pid namespace down, so nothing the job started
 // outlives it (setsid daemons, double forks).
@@ -25,6 +26,7 @@ int status_code(int status) {
 }
 
 [[noreturn]] void exec_job(char** argv, const sigset_t& original) {
+    setpgid(0, 0);
     for (int sig : forwarded) signal(sig, SIG_DFL);
     signal(SIGCHLD, SIG_DFL);
     sigprocmask(SIG_SETMASK, &original, nullptr);
@@ -63,13 +65,16 @@ int main(int argc, char** argv) {
         return 125;
     }
     if (job == 0) exec_job(argv + 1, original);
+    setpgid(job, job);  // both sides, so a signal arriving before the child's own call finds the group
 
     for (;;) {
         siginfo_t info;
         int sig = sigwaitinfo(&handled, &info);
         if (sig < 0) continue;  // EINTR
         if (sig != SIGCHLD) {
-            kill(job, sig);
+            // The whole group: a shell's children (the runner's `: | eval` subshell, make's
+            // recipes) see the cancel too. The job itself, should it have left the group.
+            if (kill(-job, sig) != 0 || getpgid(job) != job) kill(job, sig);
             continue;
         }
         int status = 0;

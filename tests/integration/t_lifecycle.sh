@@ -58,6 +58,22 @@ test_sigterm_reaches_the_job() {
   expect_rc 9 "exit status after SIGTERM"
 }
 
+test_sigterm_reaches_the_jobs_children_too() {
+  # as from a terminal or GitLab Runner: the job's whole process group gets the signal, so a
+  # shell's child with its own trap cleans up too (without, it would sleep its 20 s out)
+  # shellcheck disable=SC2016  # expanded in the cell
+  "$JOBCELL" run --workspace "$WS" --tier untrusted -- /bin/sh -c 'trap "echo top got TERM" TERM
+    sh -c "trap \"echo child got TERM; exit 0\" TERM; touch started; sleep 20 & wait"; echo done' >"$OUT" 2>"$ERR" </dev/null &
+  local pid=$! n
+  for ((n = 0; n < 100; n++)); do [ -e "$WS/started" ] && break; sleep 0.1; done
+  [ -e "$WS/started" ] || fail "the job did not start"
+  kill -TERM $pid; wait $pid; RC=$?
+  expect_rc 0 "exit status after SIGTERM"
+  expect_out '^child got TERM$'
+  expect_out '^top got TERM$'
+  expect_out '^done$'
+}
+
 test_concurrent_cells() {
   local pids=() i
   for i in 1 2 3 4 5 6; do
