@@ -11,6 +11,7 @@
 
 #include "launcher/cli.hpp"
 #include "sandbox/error.hpp"
+#include "sandbox/job_stdio.hpp"
 
 namespace {
 
@@ -25,6 +26,7 @@ void set_up_logging() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    jobcell::fill_closed_stdio();
     // A write to a cell that has already gone must fail with EPIPE, not kill the launcher.
     std::signal(SIGPIPE, SIG_IGN);
     set_up_logging();

@@ -21,6 +21,7 @@
 #include "sandbox/error.hpp"
 #include "sandbox/fd.hpp"
 #include "sandbox/idmap.hpp"
+#include "sandbox/job_stdio.hpp"
 #include "sandbox/seccomp_filter.hpp"
 
 extern "C" const unsigned char jobcell_init_blob[];
@@ -186,6 +187,7 @@ RunResult run_cell(const SandboxSpec& spec) {
         throw Error(spec.rootless ? "the cell was planned rootless, but jobcell runs as root"
                                   : "the cell was planned for root mode, but jobcell does not run as root");
     if (spec.command.empty()) throw Error("no command to run");
+    check_job_stdio();
     if (!spec.rootless && spec.id_base == 0) throw Error("id_base 0 would make the cell's root the host's root");
     if (spec.rootless && (spec.limits.memory_bytes != 0 || spec.limits.cpus != 0))
         throw Error("rootless: memory and cpu limits need a cgroup, which jobcell cannot create without root");

@@ -59,3 +59,27 @@ PY
   expect_no_out canary-dry
   no_leaks
 }
+
+test_a_directory_on_stdio_is_refused() {  # found by our own attack run: `jobcell run ... < /`
+  "$JOBCELL" run --workspace "$WS" --tier untrusted -- /bin/sh -c "cat /proc/self/fd/0/etc/hostname; touch $WS/ran" \
+    >"$OUT" 2>"$ERR" </
+  RC=$?
+  expect_refused '^jobcell: stdin \(fd 0\) is a directory: the job could reach the host.s files through /proc/self/fd/0; '
+  # an O_PATH descriptor on stdout, as a program would pass it
+  python3 - "$JOBCELL" "$WS" >"$OUT" 2>"$ERR" <<'PY'
+import os, sys
+fd = os.open("/", os.O_PATH)
+os.dup2(fd, 1)
+os.execv(sys.argv[1], [sys.argv[1], "run", "--workspace", sys.argv[2], "--tier", "untrusted", "--",
+                       "/bin/sh", "-c", "touch %s/ran" % sys.argv[2]])
+PY
+  RC=$?
+  expect_refused '^jobcell: stdout \(fd 1\) is an O_PATH descriptor: '
+}
+
+test_a_closed_stdin_becomes_dev_null() {
+  "$JOBCELL" run --workspace "$WS" --tier untrusted -- /bin/sh -c 'readlink /proc/self/fd/0' >"$OUT" 2>"$ERR" <&-
+  RC=$?
+  expect_rc 0
+  expect_eq "$(cat "$OUT")" /dev/null "the job's stdin"
+}
