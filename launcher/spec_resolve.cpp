@@ -3,6 +3,7 @@
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
+#include <regex>
 
 #include "net/allowlist.hpp"
 #include "sandbox/error.hpp"
@@ -24,6 +25,30 @@ bool reserved_workspace(const std::string& path, const CellPolicy& cell) {
     return false;
 }
 
+bool is_at_or_under(const std::string& path, const std::string& dir) {
+    return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
+}
+
+// Why a workspace may not be this host directory, or "". A workspace is written by the job as
+// the directory's owner (root, for a root runner) and its files are read back by the host, so
+// a directory other things of the host live in is refused: the shared top-level ones, and
+// anything holding jobcell's own state (a GitLab job's decision, the network leases), except a
+// GitLab job's own builds directory, which is its workspace by design.
+std::string shared_workspace_problem(const std::string& path) {
+    static const char* const shared[] = {"/root", "/home", "/var", "/var/lib", "/var/tmp", "/var/log", "/run",
+                                         "/tmp", "/boot", "/srv", "/opt", "/mnt", "/media"};
+    for (const char* dir : shared)
+        if (path == dir) return "a directory the whole host shares; give the job a directory of its own";
+    for (const char* state : {"/var/lib/jobcell", "/run/jobcell"}) {
+        if (is_at_or_under(state, path)) return std::string("it holds jobcell's own state (") + state + ")";
+    }
+    if (is_at_or_under(path, "/var/lib/jobcell") || is_at_or_under(path, "/run/jobcell")) {
+        static const std::regex job_builds(R"(^/var/lib/jobcell/gitlab/jobs/[0-9]+/builds(/.*)?$)");
+        if (!std::regex_match(path, job_builds)) return "it is inside jobcell's own state";
+    }
+    return "";
+}
+
 }  // namespace
 
 std::string host_realpath(const std::string& path) {
@@ -41,6 +66,8 @@ SandboxSpec resolve_spec(const Policy& policy, const RunRequest& request, const 
     spec.command = request.command;
     if (spec.command.empty()) throw Error("run: no command given (jobcell run [options] -- COMMAND [ARG...])");
 
+    if (request.workspace && request.workspace->empty())
+        throw Error("--workspace: empty (an unset variable?); give the job's directory");
     std::string ws = request.workspace.value_or(cwd);
     if (ws.empty() || ws[0] != '/') ws = cwd + "/" + ws;
     std::string given = std::filesystem::path(ws).lexically_normal().string();
@@ -53,6 +80,8 @@ SandboxSpec resolve_spec(const Policy& policy, const RunRequest& request, const 
                     "); give the real path");
     if (reserved_workspace(spec.workspace, policy.cell))
         throw Error("workspace " + spec.workspace + ": overlaps the cell's own system directories");
+    if (std::string problem = shared_workspace_problem(spec.workspace); !problem.empty())
+        throw Error("workspace " + spec.workspace + ": " + problem);
 
     spec.limits = tier.limits;
     if (request.timeout) spec.limits.timeout = *request.timeout;

@@ -109,3 +109,27 @@ TEST_CASE("a workspace is named by its real path: no symlink on the way", "[spec
     r.workspace = "/builds/./x//y/../ws/";  // only spelled differently: fine
     CHECK(resolve_spec(shipped(), r, {}, "/w", through_link).workspace == "/builds/x/ws");
 }
+
+TEST_CASE("workspace: the host's shared directories and jobcell's own state are refused", "[spec]") {
+    auto at = [](const std::string& ws) {
+        RunRequest r = request_for({"true"});
+        r.workspace = ws;
+        return resolve_spec(shipped(), r, {}, "/", same_path);
+    };
+    for (const char* dir : {"/root", "/home", "/var", "/var/lib", "/run", "/tmp", "/boot"})
+        CHECK_THROWS_WITH(at(dir), std::string("workspace ") + dir +
+                                       ": a directory the whole host shares; give the job a directory of its own");
+    CHECK_THROWS_WITH(at("/var/lib/jobcell/gitlab"), "workspace /var/lib/jobcell/gitlab: it is inside jobcell's own state");
+    CHECK_THROWS_WITH(at("/var/lib/jobcell/gitlab/jobs/7"), Catch::Contains("inside jobcell's own state"));
+    CHECK_THROWS_WITH(at("/run"), Catch::Contains("shares"));
+    CHECK_THROWS_WITH(at("/run/jobcell"), "workspace /run/jobcell: it holds jobcell's own state (/run/jobcell)");
+    // a GitLab job's own builds directory is its workspace by design; ordinary subdirectories pass
+    CHECK(at("/var/lib/jobcell/gitlab/jobs/7/builds").workspace == "/var/lib/jobcell/gitlab/jobs/7/builds");
+    CHECK(at("/tmp/ws").workspace == "/tmp/ws");
+    CHECK(at("/home/alice/src").workspace == "/home/alice/src");
+    CHECK(at("/root/project").workspace == "/root/project");
+    RunRequest empty = request_for({"true"});
+    empty.workspace = "";
+    CHECK_THROWS_WITH(resolve_spec(shipped(), empty, {}, "/root", same_path),
+                      "--workspace: empty (an unset variable?); give the job's directory");
+}
