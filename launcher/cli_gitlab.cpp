@@ -41,7 +41,11 @@ struct GitlabArgs {
 
 std::string state_dir(const GitlabArgs& args, const EnvList& env) {
     if (args.state_dir) return *args.state_dir;
-    if (const std::string* dir = env_get(env, kGitlabStateDirEnv); dir != nullptr && !dir->empty()) return *dir;
+    if (const std::string* dir = env_get(env, kGitlabStateDirEnv); dir != nullptr) {
+        // Set but empty is a mistake (an unset variable in a unit file), not a wish for the default.
+        if (dir->empty()) throw Error(std::string(kGitlabStateDirEnv) + ": set but empty; give an absolute path or unset it");
+        return *dir;
+    }
     return kGitlabStateDirDefault;
 }
 

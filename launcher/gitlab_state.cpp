@@ -102,8 +102,10 @@ bool lock_until(int fd, std::chrono::steady_clock::time_point deadline) {
 GitlabStateRoot::GitlabStateRoot(const std::string& root) {
     if (root.empty() || root[0] != '/') throw Error("gitlab state directory " + root + ": expected an absolute path");
     std::error_code ec;
-    std::filesystem::create_directories(root, ec);
+    // Its parents as usual, itself 0700: it holds job responses' tokens and every workspace.
+    const bool created = std::filesystem::create_directories(root, ec);
     if (ec) throw Error("gitlab state directory " + root + ": " + ec.message());
+    if (created && ::chmod(root.c_str(), 0700) != 0) throw_errno("gitlab state directory " + root);
     char resolved[PATH_MAX];
     if (::realpath(root.c_str(), resolved) == nullptr) throw_errno("gitlab state directory " + root);
     root_ = resolved;

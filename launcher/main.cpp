@@ -57,6 +57,25 @@ int main(int argc, char** argv) {
     // failure code, so `jobcell gitlab ...` fails with that code wherever it fails.
     const int failure = !words.empty() && words.front() == "gitlab" ? jobcell::gitlab_system_failure_code()
                                                                      : kJobcellFailure;
+    // CLI11 would call a mistyped command "a subcommand is required"; name it instead.
+    for (const CLI::App* level = &app; level != nullptr;) {
+        const std::size_t depth = level == &app ? 0 : 1;
+        if (words.size() <= depth || words[depth].empty() || words[depth][0] == '-' || level->get_subcommands({}).empty())
+            break;
+        const CLI::App* next = nullptr;
+        std::string known;
+        for (const CLI::App* sub : level->get_subcommands({})) {
+            known += (known.empty() ? "" : ", ") + sub->get_name();
+            if (sub->get_name() == words[depth]) next = sub;
+        }
+        if (next == nullptr) {
+            const std::string command = depth == 0 ? words[0] : words[0] + " " + words[depth];
+            const std::string of = depth == 0 ? "" : " of " + words[0];
+            std::fputs(("jobcell: unknown command '" + command + "' (commands" + of + ": " + known + ")\n").c_str(), stderr);
+            return failure;
+        }
+        level = depth == 0 ? next : nullptr;
+    }
     std::reverse(words.begin(), words.end());  // CLI11 takes them last-first
     try {
         app.parse(words);

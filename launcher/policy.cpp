@@ -551,6 +551,13 @@ TierPolicy read_tier(std::string_view source, const toml::key& name, const toml:
     TierPolicy tier;
     tier.name = name.str();
     read_table(source, table, path + ".", "in [" + path + "]", tier_readers, tier);
+    // As on the command line (--allow without --net allowlist): a list that would do nothing is
+    // a mistake about what the tier reaches, not something to ignore.
+    if (!tier.allow.empty() && tier.network != "allowlist") {
+        fail_at(source, table.get("allow")->source().begin,
+                path + ".allow: the tier's network is \"" + tier.network +
+                    "\", which has no allowlist; set network = \"allowlist\" or remove allow");
+    }
     return tier;
 }
 

@@ -112,14 +112,15 @@ SandboxSpec resolve_spec(const Policy& policy, const RunRequest& request, const 
         spec.host_uid = request.rootless_invoker->uid;
         spec.host_gid = request.rootless_invoker->gid;
         // Fails closed: a limit the policy asks for and rootless mode cannot enforce is refused,
-        // never silently dropped.
-        auto unenforceable = [&](const char* what, const char* flag) {
+        // never silently dropped; one line names every flag that lifts it.
+        const bool memory = spec.limits.memory_bytes != 0, cpu = spec.limits.cpus != 0;
+        if (memory || cpu) {
+            const std::string what = memory && cpu ? "memory and cpu limits need" : memory ? "memory limit needs" : "cpu limit needs";
+            const std::string flags = memory && cpu ? "--memory 0 --cpus 0" : memory ? "--memory 0" : "--cpus 0";
             throw Error("rootless: tier " + spec.tier + "'s " + what +
-                        " limit needs a cgroup, which jobcell can only create as root; run jobcell as root, "
-                        "or pass " + flag + " 0 to run without it");
-        };
-        if (spec.limits.memory_bytes != 0) unenforceable("memory", "--memory");
-        if (spec.limits.cpus != 0) unenforceable("cpu", "--cpus");
+                        " a cgroup, which jobcell can only create as root; run jobcell as root, or pass " + flags +
+                        " to run without " + (memory && cpu ? "them" : "it"));
+        }
     }
 
     for (const auto& entry : request.env) {

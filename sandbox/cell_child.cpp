@@ -72,10 +72,11 @@ void set_up_cell(const ChildContext& ctx) {
     if (::unshare(CLONE_NEWCGROUP) != 0) throw_errno("unshare cgroup namespace");
     drop_privileges(spec.user, spec.rootless);
     // Rootless, the process limit is RLIMIT_NPROC in place of the pids cgroup. It counts the
-    // job user's processes of this user namespace only: the cell's, plus the DNS forwarder and
-    // slirp4netns, which join it (hence the two more).
+    // job user's processes of this user namespace only: the cell's, as the pids cgroup does,
+    // plus the DNS forwarder of a cell with a network, which joins it (hence one more).
     if (spec.rootless && spec.limits.pids != 0) {
-        rlimit nproc{spec.limits.pids + 2, spec.limits.pids + 2};
+        const std::uint64_t limit = spec.limits.pids + (spec.network == "none" ? 0 : 1);
+        rlimit nproc{limit, limit};
         if (::setrlimit(RLIMIT_NPROC, &nproc) != 0) throw_errno("setrlimit RLIMIT_NPROC");
     }
     reset_signals();

@@ -36,6 +36,14 @@ test_bad_flags() {
   expect_refused "workspace .*missing.*ENOENT"
   "$JOBCELL" run --workspace /usr/share -- touch "$WS/ran" >"$OUT" 2>"$ERR"; RC=$?
   expect_refused "overlaps"
+  "$JOBCELL" run --workspace "" -- touch "$WS/ran" >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused '^jobcell: --workspace: empty \(an unset variable\?\)'
+  "$JOBCELL" run --workspace /tmp -- touch "$WS/ran" >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused '^jobcell: workspace /tmp: a directory the whole host shares'
+  "$JOBCELL" runn -- touch "$WS/ran" >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused "^jobcell: unknown command 'runn' \(commands: run, explain, check, gc, gitlab, version\)$"
+  "$JOBCELL" cehck >"$OUT" 2>"$ERR"; RC=$?
+  expect_refused "^jobcell: unknown command 'cehck'"
 }
 
 test_check_command() {

@@ -112,6 +112,10 @@ TEST_CASE("policy: tiers carry an allowlist, [network] the pool and resolvers", 
     CHECK_THROWS_WITH(policy_with("", "[network]\nresolvers = [\"dns.example\"]\n"),
                       Equals("p.toml:3:14: network.resolvers: 'dns.example': expected an IPv4 or IPv6 address"));
     CHECK_THROWS_WITH(policy_with("", "[network]\npool = \"x\"\n"), Contains("unknown key 'pool' in [network]"));
+    // an allowlist on a tier without one is a mistake, as --allow without --net allowlist is
+    CHECK_THROWS_WITH(policy_with("network = \"none\"\nallow = [\"x.example\"]\n"),
+                      StartsWith("p.toml:4:9: tiers.untrusted.allow: the tier's network is \"none\", which has no allowlist"));
+    CHECK_THROWS_WITH(policy_with("network = \"open\"\nallow = [\"x.example\"]\n"), Contains("network is \"open\""));
 }
 
 TEST_CASE("spec: --net overrides the tier, --allow adds to its list and needs allowlist", "[netplumbing]") {

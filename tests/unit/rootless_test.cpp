@@ -36,6 +36,12 @@ TEST_CASE("rootless: the cell is planned for the invoking user's ids", "[rootles
 }
 
 TEST_CASE("rootless: memory and cpu limits it cannot enforce are refused, naming the flag", "[rootless]") {
+    RunRequest both = rootless_request();
+    both.memory_bytes.reset();
+    both.cpus.reset();
+    CHECK_THROWS_WITH(resolve_spec(shipped(), both, {}, "/w", same_path),
+                      "rootless: tier untrusted's memory and cpu limits need a cgroup, which jobcell can only create "
+                      "as root; run jobcell as root, or pass --memory 0 --cpus 0 to run without them");
     RunRequest r = rootless_request();
     r.memory_bytes.reset();  // the tier's, as set in the shipped policy
     CHECK_THROWS_WITH(resolve_spec(shipped(), r, {}, "/w", same_path),
