@@ -19,6 +19,9 @@ std::string host_nat_script(unsigned index, const CellAddresses& a, bool ipv6) {
     s += "    " + from + "ip daddr { 0.0.0.0/8, 169.254.0.0/16, 224.0.0.0/4, 240.0.0.0/4 } drop\n";
     s += "    " + from + "ip6 daddr { fe80::/10, fd00:ec2::254, ff00::/8 } drop\n";
     s += "    " + from + "oifname \"" + std::string(kHostVethPrefix) + "*\" drop\n";
+    // Nothing connects to a cell: towards it only replies of what it began pass (the cell's
+    // own input chain says the same; this holds should that one ever be rewritten).
+    s += "    oifname " + veth + " ct state != { established, related } drop\n";
     s += "  }\n";
     // Neighbour discovery must reach the host's end of the pair, or IPv6 has no next hop.
     s += "  chain input {\n    type filter hook input priority filter; policy accept;\n";

@@ -215,6 +215,7 @@ void drop_sets(Script& s, std::string_view kind, std::string_view counter) {
 
 void declare(Script& s, const HostAddresses& hosts, const std::vector<NameSetGroup>& groups) {
     for (const char* counter : kDenyCounters) s.line(1, "counter " + std::string(counter) + " { }");
+    s.line(1, "counter " + std::string(kInboundDenyCounter) + " { }");
     s.blank();
     s.set("never4", "ipv4_addr", "interval", kNever4);
     s.set("never6", "ipv6_addr", "interval", kNever6);
@@ -298,6 +299,19 @@ void output_chain(Script& s, const EgressRulesetInput& input, const std::vector<
     s.line(1, "}");
 }
 
+// Nothing from outside may open a connection to the job (a listener in the cell reached from
+// the LAN or through a route to the pool would be a channel the allowlist never sees): only
+// replies of what the output chain let out, loopback, and neighbour discovery come in.
+void input_chain(Script& s) {
+    s.line(1, "chain input {");
+    s.line(2, "type filter hook input priority filter; policy drop;");
+    s.line(2, "iif \"lo\" accept");
+    s.line(2, "ct state established,related accept");
+    s.line(2, "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept");
+    s.line(2, "counter name \"" + std::string(kInboundDenyCounter) + "\" drop");
+    s.line(1, "}");
+}
+
 bool valid_set_name(const std::string& name) {
     return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
@@ -334,6 +348,7 @@ EgressRuleset generate_egress_ruleset(const EgressRulesetInput& input) {
     s.line(0, "table inet " + std::string(kEgressTable) + " {");
     declare(s, hosts, ruleset.groups);
     output_chain(s, input, ruleset.groups);
+    input_chain(s);
     s.line(0, "}");
     ruleset.script = s.take();
     return ruleset;

@@ -40,6 +40,9 @@ inline constexpr const char* kEgressTable = "jobcell";  // table inet jobcell, i
 inline constexpr const char* kDenyCounters[] = {"denied_never", "denied_host", "denied_private",
                                                  "denied_unlisted"};
 
+// Counts packets from outside that would have opened a connection to the cell (dropped).
+inline constexpr const char* kInboundDenyCounter = "denied_inbound";
+
 // The set pair that DNS answers for names of one port group are added to.
 struct NameSetGroup {
     std::optional<PortRange> ports;  // nullopt: every port

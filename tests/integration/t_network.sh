@@ -352,3 +352,53 @@ test_sigkilled_launcher_leaves_at_most_a_table_that_gc_removes() {
   expect_rc 0
   net_end
 }
+
+test_nothing_outside_can_connect_to_a_cell() {  # found by our attack run: a listener was reachable
+  world_up
+  # the internet learns a route to the cells' pool through the runner host, as a LAN host could
+  world_sh inet ip route add 10.211.0.0/16 via 192.0.2.2 || fail "route to the pool"
+  cat >"$WS/listen.py" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9000))
+s.listen(4)
+s.settimeout(12)
+print("listening", flush=True)
+open(sys.argv[1], "w").write("up")
+try:
+    c, peer = s.accept()
+    c.sendall(b"secret from the cell\n")
+    print("accepted", peer, flush=True)
+except socket.timeout:
+    print("nobody connected", flush=True)
+PY
+  (OUT=$WS/cell.out ERR=$WS/cell.err
+    wjc --tier untrusted "${ALLOWED[@]}" --audit "$WS/audit.json" -- /bin/sh -c \
+      "ip -4 -o addr show eth0 | awk '{print \$4}' | cut -d/ -f1 >$WS/cell.addr; exec python3 $WS/listen.py $WS/up") &
+  local bg=$! n addr
+  for ((n = 0; n < 100; n++)); do [ -s "$WS/up" ] && break; sleep 0.1; done
+  [ -s "$WS/up" ] || fail "the cell did not start listening: $(head -c 300 "$WS/cell.err")"
+  addr=$(cat "$WS/cell.addr")
+  [[ $addr == 10.211.* ]] || fail "cell address '$addr'"
+  # from the internet (forwarded by the runner host: its table drops it) and from the runner
+  # host itself (not forwarded: the cell's own input chain drops it, and counts it)
+  local from
+  for from in inet host; do
+    world_sh "$from" python3 -c '
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], 9000), timeout=2)
+    print("connected:", c.recv(100))
+except OSError as e:
+    print("connect failed:", type(e).__name__)
+' "$addr" >"$OUT" 2>"$ERR"
+    expect_out '^connect failed: (TimeoutError|timeout)$'
+  done
+  wait "$bg"
+  grep -q '^nobody connected$' "$WS/cell.out" || fail "the cell's listener: $(cat "$WS/cell.out")"
+  python3 -c 'import json,sys; r=json.loads(open(sys.argv[1]).read().splitlines()[-1]); print(r["network"]["denied"].get("denied_inbound", 0))' \
+    "$WS/audit.json" >"$OUT" || fail "audit record"
+  [ "$(cat "$OUT")" -ge 1 ] || fail "denied_inbound in the audit record: $(cat "$OUT")"
+  net_end
+}
