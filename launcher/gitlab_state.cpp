@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "sandbox/error.hpp"
+#include "sandbox/remove_tree.hpp"
 
 namespace jobcell {
 namespace {
@@ -207,9 +208,7 @@ bool remove_gitlab_job(const GitlabStateRoot& root, const std::string& job_id, s
             }
         }
     }
-    std::error_code ec;
-    std::filesystem::remove_all(dir, ec);  // never follows symlinks the job left in its workspace
-    if (ec) throw Error("remove " + dir + ": " + ec.message());
+    remove_tree(dir);  // never follows symlinks the job left; bounded fds however deep its tree
     return true;
 }
 

@@ -249,3 +249,21 @@ test_eight_jobs_at_once() {
   done
   expect_clean $(seq 120 127)
 }
+
+test_cleanup_removes_a_tree_deeper_than_its_descriptor_limit() {  # found by our attack run
+  response 121 fork-mr
+  gl 121 prepare; expect_rc 0
+  stage 121 build_script "python3 -c '
+import os
+for _ in range(1500):
+    os.mkdir(\"a\"); os.chdir(\"a\")
+open(\"deepest\", \"w\").write(\"x\")
+'"
+  expect_rc 0 "build_script"
+  # a service's usual soft limit; the tree is deeper than that
+  OUT=$GL/runner/121/out ERR=$GL/runner/121/err
+  (ulimit -n 256; gl_env 121 "$JOBCELL" gitlab cleanup >"$OUT" 2>"$ERR" </dev/null)
+  RC=$?
+  expect_rc 0 "cleanup of a 1500-deep workspace"
+  expect_clean 121
+}
