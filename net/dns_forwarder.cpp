@@ -6,6 +6,7 @@
 #include <sys/random.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -37,6 +38,12 @@ constexpr std::size_t kMaxMessage = 65535;
 // Datagrams taken from one socket per poll round, so one busy socket cannot starve the rest.
 constexpr int kBurst = 64;
 // Log lines about refusals; past this the counters go on but the log stays quiet.
+// Questions the cell may ask per second (a token bucket): the forwarder runs outside the cell's
+// cgroup, so without this a job could spend the host's cpu on it beyond its own limit and
+// flood the host's resolver. Past the budget the listeners are not read at all: the kernel
+// drops what overflows their buffers, at no cost to the forwarder.
+constexpr double kQueriesPerSecond = 200;
+constexpr double kQueryBurst = 400;
 constexpr unsigned kMaxLoggedRefusals = 1000;
 constexpr std::size_t kMaxRefusedNames = 32;
 
@@ -80,6 +87,29 @@ std::uint16_t wire_id(std::span<const std::uint8_t> wire) {
 void set_wire_id(std::vector<std::uint8_t>& wire, std::uint16_t id) {
     if (wire.size() >= LDNS_HEADER_SIZE) LDNS_ID_SET(wire.data(), id);
 }
+
+class QueryBudget {
+public:
+    void refill(Clock::time_point now) {
+        const std::chrono::duration<double> passed = now - last_;
+        last_ = now;
+        tokens_ = std::min(kQueryBurst, tokens_ + passed.count() * kQueriesPerSecond);
+    }
+    bool available() const { return tokens_ >= 1; }
+    bool take() {
+        if (!available()) return false;
+        tokens_ -= 1;
+        return true;
+    }
+    // Milliseconds until one question may be asked again (0 when one may now).
+    int wait_ms() const {
+        return available() ? 0 : static_cast<int>(std::ceil((1 - tokens_) * 1000 / kQueriesPerSecond));
+    }
+
+private:
+    double tokens_ = kQueryBurst;
+    Clock::time_point last_ = Clock::now();
+};
 
 class Forwarder {
 public:
@@ -126,6 +156,7 @@ private:
     std::list<TcpConnection> connections_;
     std::uint64_t next_serial_ = 1;
     unsigned logged_refusals_ = 0;
+    QueryBudget budget_;
 };
 
 void Forwarder::log(const std::string& line) const {
@@ -140,11 +171,13 @@ void Forwarder::log(const std::string& line) const {
 std::vector<pollfd> Forwarder::poll_set() const {
     std::vector<pollfd> fds;
     fds.push_back({sockets_.stop, POLLIN, 0});
-    fds.push_back({sockets_.udp_listen, POLLIN, 0});
-    fds.push_back({sockets_.tcp_listen, POLLIN, 0});  // poll ignores a negative fd
+    // Past the question budget the cell's sockets wait (poll ignores a negative fd).
+    const bool asking = budget_.available();
+    fds.push_back({asking ? sockets_.udp_listen : -1, POLLIN, 0});
+    fds.push_back({sockets_.tcp_listen, POLLIN, 0});
     for (int fd : sockets_.upstream_udp) fds.push_back({fd, POLLIN, 0});
     for (const TcpConnection& c : connections_) {
-        short events = c.peer_done ? 0 : POLLIN;
+        short events = c.peer_done || !asking || c.in.size() > kMaxTcpOutput ? 0 : POLLIN;
         if (!c.out.empty()) events |= POLLOUT;
         // A half-closed connection waiting for upstream would report POLLHUP on every round.
         fds.push_back({events != 0 ? c.fd.get() : -1, events, 0});
@@ -157,11 +190,17 @@ int Forwarder::poll_timeout(Clock::time_point now) const {
     for (const auto& [id, p] : pending_) next = std::min({next, p.next_retry, p.give_up});
     for (const TcpConnection& c : connections_) next = std::min(next, c.idle_deadline);
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(next - now).count();
+    if (!budget_.available()) ms = std::min<long long>(ms, budget_.wait_ms());
     return static_cast<int>(std::clamp<long long>(ms + 1, 0, 1000));
 }
 
 DnsStats Forwarder::run() {
     for (;;) {
+        budget_.refill(Clock::now());
+        // Frames a connection sent past the budget are taken first, once it allows.
+        for (TcpConnection& c : connections_)
+            if (budget_.available() && !c.dead && !c.in.empty()) take_frames(c);
+        connections_.remove_if([](const TcpConnection& c) { return c.dead; });
         std::vector<pollfd> fds = poll_set();
         int ready = ::poll(fds.data(), fds.size(), poll_timeout(Clock::now()));
         if (ready < 0) {
@@ -193,7 +232,7 @@ DnsStats Forwarder::run() {
 }
 
 void Forwarder::serve_udp() {
-    for (int i = 0; i < kBurst; ++i) {
+    for (int i = 0; i < kBurst && budget_.take(); ++i) {
         Client client;
         client.address_len = sizeof client.address;
         ssize_t n = ::recvfrom(sockets_.udp_listen, buffer_.data(), buffer_.size(), MSG_DONTWAIT,
@@ -246,6 +285,7 @@ void Forwarder::take_frames(TcpConnection& c) {
             return;
         }
         if (c.in.size() - used - 2 < length) break;
+        if (!budget_.take()) break;  // the rest waits for the budget
         std::vector<std::uint8_t> query(c.in.begin() + used + 2, c.in.begin() + used + 2 + length);
         used += 2 + length;
         Client client;

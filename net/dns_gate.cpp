@@ -128,6 +128,9 @@ std::vector<std::uint8_t> upstream_query_for(const ldns_pkt* query, const ldns_r
     ldns_pkt_set_opcode(out.get(), LDNS_PACKET_QUERY);
     ldns_pkt_set_rd(out.get(), true);
     ldns_rr* copy = ldns_rr_clone(question);
+    // In lower case: the letter case of a name the job asked for would otherwise carry bits of
+    // its choosing to the resolver (about one per letter), past the allowlist.
+    if (copy) ldns_dname2canonical(ldns_rr_owner(copy));
     if (!copy || !ldns_pkt_push_rr(out.get(), LDNS_SECTION_QUESTION, copy)) {
         ldns_rr_free(copy);
         return {};

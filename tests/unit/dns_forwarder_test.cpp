@@ -251,6 +251,8 @@ public:
         return result_.get();
     }
 
+    int udp_fd() const { return udp_.get(); }
+
     Wire udp_exchange(const Wire& message, std::chrono::milliseconds timeout = 3000ms) {
         Fd client = connected_udp(port_of(udp_.get()));
         REQUIRE(::send(client.get(), message.data(), message.size(), 0) == static_cast<ssize_t>(message.size()));
@@ -507,4 +509,32 @@ TEST_CASE("dns forwarder: nameservers from resolv.conf", "[dns]") {
     CHECK(ntohs(v6->sin6_port) == 53);
     CHECK(reinterpret_cast<sockaddr_in*>(&found[2])->sin_addr.s_addr == inet_addr("198.51.100.3"));
     CHECK(resolvers_from_resolv_conf("").empty());
+}
+
+TEST_CASE("dns forwarder: a flood of questions is served at the budget's rate, not as fast as sent", "[dns]") {
+    FakeUpstream upstream;
+    upstream.set("example.com.", {"example.com. 300 IN A 93.184.216.34"});
+    Harness harness({upstream.port()});
+    const auto started = std::chrono::steady_clock::now();
+    harness.start();
+    // room for the whole flood in the listener's buffer, so only the budget can hold it back
+    const int room = 8 << 20;
+    if (::setsockopt(harness.udp_fd(), SOL_SOCKET, SO_RCVBUFFORCE, &room, sizeof room) != 0)
+        ::setsockopt(harness.udp_fd(), SOL_SOCKET, SO_RCVBUF, &room, sizeof room);
+    Fd flood = connected_udp(port_of(harness.udp_fd()));
+    const Wire unlisted = query("flood.attacker.example.", LDNS_RR_TYPE_A, 0x3333);
+    int sent = 0;
+    for (int i = 0; i < 1200; ++i) sent += ::send(flood.get(), unlisted.data(), unlisted.size(), 0) > 0;
+    REQUIRE(sent == 1200);
+    std::this_thread::sleep_for(300ms);
+    // once the flood is over, the cell is served again within a few seconds
+    Wire reply;
+    for (int i = 0; i < 12 && reply.empty(); ++i) reply = harness.udp_exchange(query("example.com.", LDNS_RR_TYPE_A, 0x4444), 1000ms);
+    CHECK(rcode_of(reply) == LDNS_RCODE_NOERROR);
+    DnsStats stats = harness.stop();
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - started;
+    // the budget: a burst of 400, then 200 a second (net/dns_forwarder.cpp)
+    const double most = 400 + 200 * elapsed.count() + 2;
+    CHECK(stats.refused >= 1);
+    CHECK(stats.refused + stats.forwarded <= most);
 }

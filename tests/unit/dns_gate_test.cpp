@@ -191,6 +191,8 @@ TEST_CASE("dns gate: an allowlisted question goes upstream, rebuilt", "[dns]") {
         DnsQueryVerdict v = gate.check_query(query("DeB.DEBIAN.org"));
         CHECK(v.forward);
         CHECK(v.name == "deb.debian.org");
+        // ... and the letter case the job chose does not leave: it could carry bits upstream
+        CHECK(records(v.upstream_query, LDNS_SECTION_QUESTION) == std::vector<std::string>{"deb.debian.org. A"});
     }
     SECTION("nothing but the question leaves: extra records and EDNS options stay behind") {
         Pkt pkt = query_pkt("example.com.", LDNS_RR_TYPE_A);
