@@ -22,7 +22,7 @@ struct RunResult {
     bool oom_killed = false;    // the memory limit killed something in the cell
     int forwarded_signal = 0;   // last signal passed on from the launcher
     CgroupUsage usage;
-    std::string cgroup_version;  // "v1" or "v2"
+    std::string cgroup_version;  // "v1", "v2", or "none" (rootless)
     bool workspace_idmapped = false;
     std::string workspace_note;
     // Cells with a network: what the ruleset denied and the DNS forwarder did.
