@@ -1,9 +1,14 @@
 #include "launcher/audit.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <string.h>
+
+#include <cerrno>
 
 #include "launcher/spec_json.hpp"
 #include "sandbox/env.hpp"
@@ -57,8 +62,17 @@ nlohmann::json audit_record(const SandboxSpec& spec, const RunResult* result, co
 }
 
 AuditLog::AuditLog(const std::string& path) : path_(path) {
-    fd_.reset(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600));
-    if (!fd_.valid()) throw_errno("audit " + path);
+    // No symlink anywhere on the path, not only at its end: a job could plant one in a directory
+    // a later run's audit path goes through (found by our attack run).
+    open_how how{};
+    how.flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK;
+    how.mode = 0600;
+    how.resolve = RESOLVE_NO_SYMLINKS;
+    fd_.reset(static_cast<int>(::syscall(SYS_openat2, AT_FDCWD, path.c_str(), &how, sizeof how)));
+    if (!fd_.valid()) {
+        const int err = errno;
+        throw Error("audit " + path + ": " + errno_text(err) + (err == ELOOP ? " (the path may not go through a symlink)" : ""));
+    }
     struct stat st {};
     if (::fstat(fd_.get(), &st) != 0 || !S_ISREG(st.st_mode)) throw Error("audit " + path + ": not a regular file");
 }

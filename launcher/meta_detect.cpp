@@ -7,6 +7,8 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
+#include <stdexcept>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -45,12 +47,14 @@ bool is_set(const EnvList& env, std::string_view name) {
     return value != nullptr && !value->empty();
 }
 
+constexpr const char* kGitlabMarkers[] = {"JOB_RESPONSE_FILE", "CUSTOM_ENV_CI", "CUSTOM_ENV_GITLAB_CI", "GITLAB_CI"};
+
 }  // namespace
 
 MetaKind detect_meta_kind(const EnvList& env) {
     // CUSTOM_ENV_GITLAB_CI too: a custom executor job always has it, and choosing the GitLab
     // adapter without a response file only records untrusted facts and a warning to explain.
-    for (const char* name : {"JOB_RESPONSE_FILE", "CUSTOM_ENV_CI", "CUSTOM_ENV_GITLAB_CI", "GITLAB_CI"}) {
+    for (const char* name : kGitlabMarkers) {
         if (is_set(env, name)) return MetaKind::gitlab;
     }
     if (is_set(env, "GITHUB_ACTIONS")) return MetaKind::github;
@@ -133,8 +137,28 @@ void derive_facts(Facts& facts) {
     }
 }
 
+std::string conflicting_ci_markers(const EnvList& env) {
+    std::string gitlab;
+    for (const char* name : kGitlabMarkers)
+        if (gitlab.empty() && is_set(env, name)) gitlab = name;
+    if (gitlab.empty() || !is_set(env, "GITHUB_ACTIONS")) return "";
+    return "markers of two CI systems are set (" + gitlab + " and GITHUB_ACTIONS): one of them was set by the job, "
+           "so neither system's metadata is read";
+}
+
 Facts read_facts(const MetaRequest& request, const EnvList& env, const FileReader& read) {
     Facts facts;
+    // Each system lets a job set the other's marker (a GitLab variable GITHUB_ACTIONS, a GitHub
+    // workflow env JOB_RESPONSE_FILE), and each adapter trusts its own files: guessing between
+    // them would let the job choose which forged file is read.
+    if (request.kind == MetaKind::automatic) {
+        if (std::string conflict = conflicting_ci_markers(env); !conflict.empty()) {
+            facts.adapter = "none";
+            facts.warnings.push_back(conflict);
+            derive_facts(facts);
+            return facts;
+        }
+    }
     const MetaKind kind = request.kind == MetaKind::automatic ? detect_meta_kind(env) : request.kind;
     switch (kind) {
     case MetaKind::gitlab: read_gitlab_facts(facts, env, read); break;
@@ -156,14 +180,53 @@ Facts read_facts(const MetaRequest& request, const EnvList& env, const FileReade
 namespace meta_detail {
 
 bool parse_json(const std::string& text, json& out, std::string& error) {
+    // Metadata decides trust, so what a JSON parser would quietly resolve is refused instead:
+    // a key given twice (which value wins is the parser's choice, not the writer's), and
+    // nesting deeper than any CI payload has (it costs memory, not information).
+    constexpr int kMaxDepth = 64;
+    std::vector<std::vector<std::string>> keys;  // per open object, the keys seen so far
+    std::string problem;
+    auto check = [&](int depth, json::parse_event_t event, json& parsed) {
+        switch (event) {
+        case json::parse_event_t::object_start:
+        case json::parse_event_t::array_start:
+            if (depth >= kMaxDepth && problem.empty()) problem = "nested deeper than " + std::to_string(kMaxDepth) + " levels";
+            if (event == json::parse_event_t::object_start) keys.emplace_back();
+            break;
+        case json::parse_event_t::object_end:
+            if (!keys.empty()) keys.pop_back();
+            break;
+        case json::parse_event_t::key:
+            if (!keys.empty() && parsed.is_string()) {
+                const std::string& key = parsed.get_ref<const std::string&>();
+                auto& seen = keys.back();
+                if (std::find(seen.begin(), seen.end(), key) != seen.end()) {
+                    if (problem.empty()) problem = "key '" + key + "' given twice in one object";
+                } else {
+                    seen.push_back(key);
+                }
+            }
+            break;
+        default:
+            break;
+        }
+        if (!problem.empty()) throw std::runtime_error(problem);
+        return true;
+    };
     try {
-        out = json::parse(text);
+        out = json::parse(text, check);
         return true;
     } catch (const json::exception& e) {
-        // "[json.exception.parse_error.101] parse error at line 1, column 2: ..." -> from "parse error"
+        // "[json.exception.parse_error.101] parse error at line 1, column 2: ...; last read: 'x'"
+        // -> from "parse error", without what was last read: that would echo bytes of whatever
+        // file a job managed to point us at.
         std::string what = e.what();
         const auto bracket = what.find("] ");
         error = bracket == std::string::npos ? what : what.substr(bracket + 2);
+        if (const auto last = error.find("; last read"); last != std::string::npos) error.erase(last);
+        return false;
+    } catch (const std::runtime_error&) {
+        error = problem;
         return false;
     }
 }

@@ -39,6 +39,9 @@ const char* meta_kind_name(MetaKind kind);  // "auto", "gitlab", ...
 // What --meta auto means in this environment: gitlab when JOB_RESPONSE_FILE, CUSTOM_ENV_CI,
 // CUSTOM_ENV_GITLAB_CI or GITLAB_CI is set, github when GITHUB_ACTIONS is, else none.
 MetaKind detect_meta_kind(const EnvList& env);
+// Pure: why --meta auto reads no metadata at all ("" when it may): markers of GitLab and of
+// GitHub Actions at once, which only a job setting the other system's marker produces.
+std::string conflicting_ci_markers(const EnvList& env);
 
 // Returns the file's contents, or nullopt with `error` set ("ENOENT (No such file or
 // directory)", "not a regular file", ...).

@@ -91,3 +91,14 @@ test_a_closed_stdin_becomes_dev_null() {
   expect_rc 0
   expect_eq "$(cat "$OUT")" /dev/null "the job's stdin"
 }
+
+test_audit_path_through_a_symlink_is_refused() {  # found by our attack run
+  mkdir "$WS/elsewhere"
+  ln -s "$WS/elsewhere" "$WS/linkdir"
+  jc --tier untrusted --audit "$WS/linkdir/audit.jsonl" -- touch "$WS/ran"
+  expect_refused '^jobcell: audit .*/linkdir/audit.jsonl: ELOOP .*\(the path may not go through a symlink\)$'
+  [ ! -e "$WS/elsewhere/audit.jsonl" ] || fail "the record was written through the symlink"
+  ln -s "$WS/elsewhere/real.jsonl" "$WS/linkfile"
+  jc --tier untrusted --audit "$WS/linkfile" -- touch "$WS/ran"
+  expect_refused '^jobcell: audit .*/linkfile: ELOOP'
+}

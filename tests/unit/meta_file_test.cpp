@@ -106,6 +106,21 @@ TEST_CASE("metadata file: mistakes are errors naming the file and field", "[meta
     CHECK_THROWS_AS(from_file("{\"x\""), Error);
 }
 
+TEST_CASE("metadata file: a key given twice, deep nesting, and no echo of the file's bytes", "[meta]") {
+    // found by our attack run: the last of two ref_protected keys won
+    CHECK_THROWS_WITH(read_facts({MetaKind::file, kPath}, {}, one_file(R"({"ref_protected": false, "ref_protected": true})")),
+                      "/etc/jobcell/meta.json: invalid JSON: key 'ref_protected' given twice in one object");
+    CHECK_THROWS_WITH(read_facts({MetaKind::file, kPath}, {}, one_file(std::string(100, '['))),
+                      "/etc/jobcell/meta.json: invalid JSON: nested deeper than 64 levels");
+    try {
+        read_facts({MetaKind::file, kPath}, {}, one_file(R"({"a": tru3secret})"));
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK(std::string(e.what()).find("tru3") == std::string::npos);
+        CHECK(std::string(e.what()).find("last read") == std::string::npos);
+    }
+}
+
 TEST_CASE("the real file reader", "[meta]") {
     char dir_template[] = "/tmp/jobcell-meta-XXXXXX";
     REQUIRE(mkdtemp(dir_template) != nullptr);

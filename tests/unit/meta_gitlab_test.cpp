@@ -342,6 +342,32 @@ TEST_CASE("--meta: parsing and auto detection", "[meta]") {
     CHECK(detect_meta_kind({{"CUSTOM_ENV_GITHUB_ACTIONS", "true"}, {"JOB_RESPONSE_FILE", "/r"}, {"GITHUB_ACTIONS", "true"}}) ==
           MetaKind::gitlab);
 
+    SECTION("markers of both systems: neither is read (found by our attack run)") {
+        // A GitHub fork PR whose workflow sets JOB_RESPONSE_FILE to a forged protected-branch
+        // response must not become a trusted GitLab job; nor the other way round.
+        FakeFiles files;
+        files.files[kPath] = R"({"git_info": {"ref": "main", "protected": true}, "job_info": {"project_id": 1}})";
+        const EnvList env = {{"GITHUB_ACTIONS", "true"}, {"GITHUB_EVENT_NAME", "pull_request"}, {"JOB_RESPONSE_FILE", kPath}};
+        CHECK(conflicting_ci_markers(env) ==
+              "markers of two CI systems are set (JOB_RESPONSE_FILE and GITHUB_ACTIONS): one of them was set by the "
+              "job, so neither system's metadata is read");
+        const Facts facts = read_facts({MetaKind::automatic, {}}, env, files.reader());
+        CHECK(facts.adapter == "none");
+        CHECK(facts.trusted.empty());
+        CHECK(facts.warnings.size() == 1);
+        CHECK(conflicting_ci_markers({{"GITLAB_CI", "true"}}).empty());
+        CHECK(conflicting_ci_markers({{"GITHUB_ACTIONS", "true"}}).empty());
+        // the same key in two objects is fine; in one object it is not
+        for (const auto& warning : gitlab(R"({"id": 1, "job_info": {"id": 1, "project_id": 1}})", {}).warnings)
+            CHECK_THAT(warning, !Catch::Contains("invalid JSON"));
+        const Facts twice = gitlab(R"({"git_info": {"protected": false, "protected": true}})", {});
+        REQUIRE(twice.warnings.size() == 1);
+        CHECK_THAT(twice.warnings[0], Catch::Contains("key 'protected' given twice in one object"));
+        CHECK(twice.trusted.count("ref_protected") == 0);
+        // an explicit --meta names the system: no guessing, no conflict
+        CHECK(read_facts({MetaKind::gitlab, {}}, env, files.reader()).adapter == "gitlab");
+    }
+
     SECTION("no metadata at all (tiers: no-metadata)") {
         const Facts facts = read_facts({}, {{"PATH", "/usr/bin"}}, FakeFiles{}.reader());
         CHECK(facts.adapter == "none");
