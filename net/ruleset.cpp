@@ -176,6 +176,10 @@ private:
     std::string text_;
 };
 
+// IPv6 neighbour discovery never leaves the link (hop limit 255); without it no IPv6 next hop
+// resolves. Both chains let it pass.
+constexpr const char* kNeighbourDiscovery = "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept";
+
 // Every drop jumps here first. Each update is a rule of its own: a full set makes its update
 // end the rule, and that must never skip the drop that follows in the caller.
 void record_chain(Script& s) {
@@ -263,7 +267,7 @@ void output_chain(Script& s, const EgressRulesetInput& input, const std::vector<
     s.line(2, "# 1. loopback (the DNS forwarder listens there), and IPv6 neighbour discovery, which");
     s.line(2, "#    never leaves the link (hop limit 255) and without which no IPv6 next hop resolves");
     s.line(2, "oif \"lo\" accept");
-    s.line(2, "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept");
+    s.line(2, kNeighbourDiscovery);
     s.line(2, "#    the kernel's own link chatter (router solicitations, multicast listener reports): not");
     s.line(2, "#    the job's (it cannot send these without CAP_NET_RAW), so dropped without counting");
     s.line(2, "ip6 daddr ff02::/16 icmpv6 type { nd-router-solicit, mld-listener-report, mld2-listener-report } drop");
@@ -307,7 +311,7 @@ void input_chain(Script& s) {
     s.line(2, "type filter hook input priority filter; policy drop;");
     s.line(2, "iif \"lo\" accept");
     s.line(2, "ct state established,related accept");
-    s.line(2, "icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } ip6 hoplimit 255 accept");
+    s.line(2, kNeighbourDiscovery);
     s.line(2, "counter name \"" + std::string(kInboundDenyCounter) + "\" drop");
     s.line(1, "}");
 }

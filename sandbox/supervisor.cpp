@@ -217,11 +217,11 @@ RunResult run_cell(const SandboxSpec& spec) {
         if (!spec.binds.empty()) throw Error("rootless: further binds (the GitLab executor's) need root mode");
         workspace_identity = identify_workspace(spec.workspace);  // files the job writes are the user's
     } else {
-        workspace = open_workspace_tree(spec.workspace, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid);
+        const std::uint32_t job_uid = spec.id_base + spec.user.uid, job_gid = spec.id_base + spec.user.gid;
+        workspace = open_workspace_tree(spec.workspace, job_uid, job_gid);
         result.workspace_idmapped = workspace.idmapped;
         result.workspace_note = workspace.note;
-        for (const CellBind& bind : spec.binds)
-            bind_trees.push_back(open_workspace_tree(bind.host, spec.id_base + spec.user.uid, spec.id_base + spec.user.gid));
+        for (const CellBind& bind : spec.binds) bind_trees.push_back(open_workspace_tree(bind.host, job_uid, job_gid));
     }
     SeccompFilter filter(seccomp_profile(spec.seccomp_profile));
     std::vector<GeneratedFile> etc = generated_etc(spec);
