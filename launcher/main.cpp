@@ -23,6 +23,30 @@ void set_up_logging() {
     spdlog::set_default_logger(logger);
 }
 
+// The subcommand of `parent` named `word`, or nullptr.
+const CLI::App* subcommand_named(const CLI::App& parent, const std::string& word) {
+    for (const CLI::App* sub : parent.get_subcommands({}))
+        if (sub->get_name() == word) return sub;
+    return nullptr;
+}
+
+std::string subcommand_list(const CLI::App& parent) {
+    std::string known;
+    for (const CLI::App* sub : parent.get_subcommands({})) known += (known.empty() ? "" : ", ") + sub->get_name();
+    return known;
+}
+
+// "unknown command 'X' (commands: ...)" for a mistyped command or subcommand (`gitlab X`), or "".
+std::string unknown_command(const CLI::App& app, const std::vector<std::string>& words) {
+    auto is_word = [&](std::size_t i) { return words.size() > i && !words[i].empty() && words[i][0] != '-'; };
+    if (!is_word(0)) return "";
+    const CLI::App* command = subcommand_named(app, words[0]);
+    if (command == nullptr) return "unknown command '" + words[0] + "' (commands: " + subcommand_list(app) + ")";
+    if (!is_word(1) || command->get_subcommands({}).empty() || subcommand_named(*command, words[1]) != nullptr) return "";
+    return "unknown command '" + words[0] + " " + words[1] + "' (commands of " + words[0] + ": " +
+           subcommand_list(*command) + ")";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,23 +82,9 @@ int main(int argc, char** argv) {
     const int failure = !words.empty() && words.front() == "gitlab" ? jobcell::gitlab_system_failure_code()
                                                                      : kJobcellFailure;
     // CLI11 would call a mistyped command "a subcommand is required"; name it instead.
-    for (const CLI::App* level = &app; level != nullptr;) {
-        const std::size_t depth = level == &app ? 0 : 1;
-        if (words.size() <= depth || words[depth].empty() || words[depth][0] == '-' || level->get_subcommands({}).empty())
-            break;
-        const CLI::App* next = nullptr;
-        std::string known;
-        for (const CLI::App* sub : level->get_subcommands({})) {
-            known += (known.empty() ? "" : ", ") + sub->get_name();
-            if (sub->get_name() == words[depth]) next = sub;
-        }
-        if (next == nullptr) {
-            const std::string command = depth == 0 ? words[0] : words[0] + " " + words[depth];
-            const std::string of = depth == 0 ? "" : " of " + words[0];
-            std::fputs(("jobcell: unknown command '" + command + "' (commands" + of + ": " + known + ")\n").c_str(), stderr);
-            return failure;
-        }
-        level = depth == 0 ? next : nullptr;
+    if (const std::string unknown = unknown_command(app, words); !unknown.empty()) {
+        std::fputs(("jobcell: " + unknown + "\n").c_str(), stderr);
+        return failure;
     }
     std::reverse(words.begin(), words.end());  // CLI11 takes them last-first
     try {
